@@ -1,0 +1,186 @@
+"""A persistent, crash-safe cache of chat completions.
+
+LLM time is the cost of this product: a re-run of a finished config must make zero calls and
+an interrupted run must resume where it stopped. SQLite in WAL mode gives atomic commits
+(a kill -9 loses at most the call in flight), safe concurrent writers across processes, and
+integrity checks. The file holds model output quoting patient documents, so it is created
+user-only (0600) inside a user-only directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_cache_dir
+
+from clinqa_synth.llm.accounting import Accounting
+from clinqa_synth.llm.protocol import ChatClient, Completion, LLMError, Message, Usage
+
+CACHE_ENV_VAR = "CLINQA_SYNTH_CACHE"
+CACHE_FILE = "completions.sqlite3"
+SCHEMA_VERSION = 1
+
+
+class CacheCorruptError(LLMError):
+    """The cache file is damaged; it is never silently used."""
+
+
+def default_cache_dir() -> Path:
+    """`$CLINQA_SYNTH_CACHE`, else the platform's user cache directory."""
+    env = os.environ.get(CACHE_ENV_VAR)
+    return Path(env).expanduser() if env else Path(user_cache_dir("clinqa-synth"))
+
+
+def cache_key(model_id: str, messages: list[Message], params: dict[str, Any], prompt_version: str = "") -> str:
+    """A hash of everything that determines a completion: model, messages, sampling parameters, prompt version."""
+    payload = json.dumps(
+        {"model": model_id, "messages": messages, "params": params, "prompt_version": prompt_version},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class CompletionCache:
+    """Key → completion store in one SQLite file."""
+
+    def __init__(self, directory: Path | str | None = None, *, check: bool = True) -> None:
+        self.directory = Path(directory) if directory else default_cache_dir()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.directory, stat.S_IRWXU)
+        self.path = self.directory / CACHE_FILE
+        if not self.path.exists():
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+        os.chmod(self.path, stat.S_IRUSR | stat.S_IWUSR)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=60000")
+            if check:
+                result = self._db.execute("PRAGMA quick_check").fetchone()
+                if not result or result[0] != "ok":
+                    raise sqlite3.DatabaseError(str(result))
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS completions (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
+                "finish_reason TEXT NOT NULL, prompt_tokens INTEGER, completion_tokens INTEGER, model TEXT, "
+                "created REAL, checksum TEXT NOT NULL)"
+            )
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.DatabaseError as exc:
+            raise CacheCorruptError(
+                f"The completion cache {self.path} is damaged ({exc}). Delete it (or run "
+                f"`clinqa-synth cache clear --cache-dir {self.directory}`) to rebuild it; finished datasets are unaffected."
+            ) from None
+
+    @staticmethod
+    def _checksum(text: str, finish_reason: str) -> str:
+        return hashlib.sha256(f"{finish_reason}\x00{text}".encode()).hexdigest()[:16]
+
+    def get(self, key: str) -> Completion | None:
+        row = self._db.execute(
+            "SELECT text, finish_reason, prompt_tokens, completion_tokens, model, checksum FROM completions WHERE key=?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        text, finish_reason, prompt_tokens, completion_tokens, model, checksum = row
+        if checksum != self._checksum(text, finish_reason):
+            raise CacheCorruptError(
+                f"Cache entry {key[:12]}… in {self.path} fails its checksum. Delete the cache file to rebuild it."
+            )
+        return Completion(
+            text=text,
+            finish_reason=finish_reason,
+            usage=Usage(prompt_tokens or 0, completion_tokens or 0),
+            model=model or "",
+            cached=True,
+        )
+
+    def put(self, key: str, completion: Completion) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO completions VALUES (?,?,?,?,?,?,?,?)",
+            (
+                key,
+                completion.text,
+                completion.finish_reason,
+                completion.usage.prompt_tokens,
+                completion.usage.completion_tokens,
+                completion.model,
+                time.time(),
+                self._checksum(completion.text, completion.finish_reason),
+            ),
+        )
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM completions").fetchone()[0])
+
+    def clear(self) -> None:
+        self._db.execute("DELETE FROM completions")
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class CachedChat:
+    """A :class:`ChatClient` that answers from the cache when it can and stores every successful call.
+
+    Only completed, validated calls are stored: a failed or truncated call never becomes data.
+    `refresh=True` ignores existing entries (and overwrites them); `enabled=False` bypasses the cache.
+    """
+
+    def __init__(
+        self,
+        inner: ChatClient,
+        cache: CompletionCache | None,
+        *,
+        prompt_version: str = "",
+        refresh: bool = False,
+        accounting: Accounting | None = None,
+    ) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.prompt_version = prompt_version
+        self.refresh = refresh
+        self.accounting = accounting or getattr(inner, "accounting", None) or Accounting()
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    async def chat(
+        self,
+        messages: list[Message],
+        *,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> Completion:
+        params = {
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_tokens": max_tokens,
+            "seed": seed,
+            "response_format": response_format,
+        }
+        key = cache_key(self.inner.model_id, messages, params, self.prompt_version)
+        if self.cache is not None and not self.refresh:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.accounting.record_cache_hit()
+                return hit
+        completion = await self.inner.chat(messages, **params)
+        if self.cache is not None:
+            self.cache.put(key, completion)
+        return completion

@@ -1,0 +1,249 @@
+"""Talk to any OpenAI-compatible `/v1/chat/completions` server through `huggingface_hub.AsyncInferenceClient`.
+
+TGI (Messages API), vLLM, SGLang, llama.cpp (both servers), Ollama and OpenAI all speak this
+one protocol, so this is the only network client in the project. It adds what long generation
+runs against shared GPU servers need: bounded concurrency, retries on transient failures only,
+fail-fast messages on fatal ones, and per-call accounting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+from typing import Any
+
+from huggingface_hub import AsyncInferenceClient
+from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
+
+from clinqa_synth.llm.accounting import Accounting
+from clinqa_synth.llm.protocol import (
+    Completion,
+    ContextOverflowError,
+    FatalLLMError,
+    Message,
+    TransientLLMError,
+    TruncatedCompletionError,
+    Usage,
+)
+from clinqa_synth.llm.retry import TRANSIENT_STATUS, RetryPolicy, looks_like_context_overflow, parse_retry_after
+from clinqa_synth.llm.safety import check_endpoint_allowed, redact, redact_url
+from clinqa_synth.llm.structured import request_fields
+
+DEFAULT_CONCURRENCY = 4
+API_KEY_ENV_VARS = ("CLINQA_SYNTH_API_KEY", "OPENAI_API_KEY", "HF_TOKEN")
+
+
+def resolve_api_key(explicit: str | None) -> str | None:
+    """The key to send: explicit argument, then the usual environment variables, then the HF login."""
+    if explicit:
+        return explicit
+    for name in API_KEY_ENV_VARS:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None  # AsyncInferenceClient falls back to the local HF login itself
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    """Connection refused/reset, protocol errors and timeouts from the HTTP stack (httpx or httpx2)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    module = type(exc).__module__
+    return (module.startswith("httpx") and bool(names & {"TransportError", "TimeoutException"})) or isinstance(
+        exc, (ConnectionError, asyncio.TimeoutError, InferenceTimeoutError)
+    )
+
+
+class EndpointChat:
+    """A :class:`~clinqa_synth.llm.protocol.ChatClient` for one OpenAI-compatible base URL."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        timeout_s: float = 600.0,
+        retry: RetryPolicy | None = None,
+        structured: str = "none",
+        allow_remote: bool = False,
+        accounting: Accounting | None = None,
+        truncation_retries: int = 1,
+        model_id: str | None = None,
+    ) -> None:
+        check_endpoint_allowed(base_url, allow_remote=allow_remote)
+        self.base_url = base_url.rstrip("/")
+        if self.base_url.endswith("/v1"):
+            self.base_url = self.base_url[: -len("/v1")]
+        self._model = model
+        self._api_key = resolve_api_key(api_key)
+        self._client = AsyncInferenceClient(base_url=self.base_url, api_key=self._api_key, timeout=timeout_s)
+        self._semaphore = asyncio.Semaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self.retry = retry or RetryPolicy()
+        self.structured = structured
+        self.accounting = accounting or Accounting()
+        self.truncation_retries = truncation_retries
+        self._rng = random.Random()
+        self._resolved_model: str | None = model_id or model
+
+    @property
+    def display_url(self) -> str:
+        """The endpoint URL with credentials and query removed: the only form ever shown or stored."""
+        return redact_url(self.base_url)
+
+    @property
+    def model_id(self) -> str:
+        return self._resolved_model or self._model or "default"
+
+    def resolve_model(self) -> str:
+        """Ask the server which model it serves (`GET /v1/models`), so cache keys name the real model."""
+        if self._resolved_model:
+            return self._resolved_model
+        import httpx2 as httpx  # huggingface_hub's own HTTP stack
+
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        try:
+            response = httpx.get(f"{self.base_url}/v1/models", headers=headers, timeout=30.0)
+            if response.status_code == 200:
+                data = response.json().get("data") or []
+                if data and data[0].get("id"):
+                    self._resolved_model = str(data[0]["id"])
+        except (httpx.TransportError, ValueError, AttributeError):
+            pass  # an unreachable server is reported by the first chat call, with retries
+        return self.model_id
+
+    async def chat(
+        self,
+        messages: list[Message],
+        *,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> Completion:
+        fmt, extra_body = request_fields(response_format, self.structured)
+        attempt = 0
+        truncations = 0
+        async with self._semaphore:
+            while True:
+                attempt += 1
+                started = time.perf_counter()
+                try:
+                    completion = await self._call_once(messages, temperature, top_p, max_tokens, seed, fmt, extra_body)
+                    completion = Completion(
+                        text=completion.text,
+                        finish_reason=completion.finish_reason,
+                        usage=completion.usage,
+                        model=completion.model,
+                        latency_s=time.perf_counter() - started,
+                    )
+                    self.accounting.record_call(completion)
+                    return completion
+                except TruncatedCompletionError:
+                    self.accounting.record_failure()
+                    truncations += 1
+                    if truncations > self.truncation_retries:
+                        raise
+                    self.accounting.record_retry()
+                except TransientLLMError as exc:
+                    self.accounting.record_failure()
+                    if attempt > self.retry.max_retries:
+                        raise TransientLLMError(
+                            f"{exc} (gave up after {attempt} tries; the server at {self.display_url} keeps failing — "
+                            "check its logs or lower --concurrency)",
+                            exc.retry_after,
+                        ) from None
+                    self.accounting.record_retry()
+                    await asyncio.sleep(self.retry.delay(attempt, exc.retry_after, self._rng))
+
+    async def _call_once(
+        self,
+        messages: list[Message],
+        temperature: float,
+        top_p: float,
+        max_tokens: int,
+        seed: int | None,
+        response_format: dict[str, Any] | None,
+        extra_body: dict[str, Any],
+    ) -> Completion:
+        try:
+            output = await self._client.chat_completion(
+                messages=list(messages),
+                model=self._model,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_tokens,
+                seed=seed,
+                response_format=response_format,
+                extra_body=extra_body or None,
+            )
+        except HfHubHTTPError as exc:
+            raise self._classify_http_error(exc) from None
+        except (json.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise TransientLLMError(f"malformed response from {self.display_url}: {type(exc).__name__}") from None
+        except Exception as exc:  # noqa: BLE001 - classified below, re-raised when not a network failure
+            if _is_transport_error(exc):
+                raise TransientLLMError(
+                    f"could not reach {self.display_url} ({type(exc).__name__}); is the server running?"
+                ) from None
+            raise
+        choices = getattr(output, "choices", None) or []
+        if not choices:
+            raise TransientLLMError(f"response from {self.display_url} has no choices")
+        choice = choices[0]
+        text = (choice.message.content if choice.message else None) or ""
+        finish_reason = choice.finish_reason or "stop"
+        if finish_reason == "length":
+            raise TruncatedCompletionError(
+                f"the model stopped at max_tokens={max_tokens} before finishing (finish_reason=length); "
+                "raise max_tokens in the method config or shorten the input"
+            )
+        if not text.strip():
+            raise TransientLLMError(f"empty completion from {self.display_url}")
+        usage = getattr(output, "usage", None)
+        return Completion(
+            text=text,
+            finish_reason=finish_reason,
+            usage=Usage(
+                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            ),
+            model=str(getattr(output, "model", "") or self.model_id),
+        )
+
+    def _classify_http_error(self, exc: HfHubHTTPError) -> Exception:
+        response = exc.response
+        status = response.status_code if response is not None else 0
+        try:
+            body = response.text[:500] if response is not None else ""
+        except Exception:  # noqa: BLE001 - a streamed/closed body has no text
+            body = ""
+        body = redact(body, (self._api_key or "",))
+        where = self.display_url
+        if status in TRANSIENT_STATUS:
+            retry_after = parse_retry_after(response.headers.get("retry-after")) if response is not None else None
+            return TransientLLMError(f"HTTP {status} from {where}", retry_after)
+        if status in (401, 403):
+            return FatalLLMError(
+                f"HTTP {status} from {where}: the endpoint rejected the credentials. Pass --api-key, set "
+                f"CLINQA_SYNTH_API_KEY / HF_TOKEN, or run `hf auth login`."
+            )
+        if status == 404:
+            return FatalLLMError(
+                f"HTTP 404 from {where}: no /v1/chat/completions route or unknown model {self._model!r}. "
+                "Check --endpoint (the server's base URL) and --model-name (see GET /v1/models). "
+                f"Server said: {body.strip()[:200]}"
+            )
+        if looks_like_context_overflow(status, body):
+            return ContextOverflowError(
+                f"HTTP {status} from {where}: the prompt does not fit the model's context window. Use a model with a "
+                f"longer context, raise the server's context size, or lower --max-section-chars. Server said: {body.strip()[:200]}"
+            )
+        return FatalLLMError(f"HTTP {status} from {where}: {body.strip()[:300]}")
+
+    async def aclose(self) -> None:
+        await self._client.close()

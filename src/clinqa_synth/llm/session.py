@@ -1,0 +1,115 @@
+"""One place that turns user settings into a ready chat client: embedded server or endpoint, cache, accounting.
+
+The CLI, the Python API and the tests all go through :func:`open_llm`, so the safety checks
+(remote endpoints), the cache key's model identity and the server's lifetime are handled once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from clinqa_synth.llm.accounting import Accounting
+from clinqa_synth.llm.cache import CachedChat, CompletionCache, default_cache_dir
+from clinqa_synth.llm.endpoint import DEFAULT_CONCURRENCY, EndpointChat
+from clinqa_synth.llm.models import resolve_model
+from clinqa_synth.llm.server import EmbeddedServer
+
+
+@dataclass
+class LLMSettings:
+    """Everything a user can say about which LLM to use and how."""
+
+    endpoint: str | None = None
+    model: str | None = None  # GGUF spec for the embedded server; served model name for an endpoint
+    api_key: str | None = None
+    concurrency: int | None = None
+    structured: str = "auto"
+    allow_remote_endpoint: bool = False
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    refresh: bool = False
+    runtime: str = "auto"
+    n_ctx: int = 8192
+    parallel: int = 1
+    timeout_s: float = 600.0
+    server_log: Path | None = None
+
+
+@dataclass
+class LLMSession:
+    """What an open LLM gives the pipeline: the chat client plus facts for the run summary and card."""
+
+    chat: CachedChat
+    endpoint: EndpointChat
+    accounting: Accounting
+    endpoint_kind: str
+    model_id: str
+    remote_allowed: bool
+    server: EmbeddedServer | None = field(default=None, repr=False)
+
+    def describe(self) -> dict[str, object]:
+        """Provenance safe to publish: no URL, no credentials."""
+        return {
+            "endpoint_kind": self.endpoint_kind,
+            "model": self.model_id,
+            "structured_output": self.endpoint.structured,
+            "allow_remote_endpoint": self.remote_allowed,
+        }
+
+
+@contextlib.contextmanager
+def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLMSession]:
+    """Start the embedded server when no endpoint is given, build the cached client, and clean up afterwards."""
+    accounting = Accounting()
+    server: EmbeddedServer | None = None
+    try:
+        if settings.endpoint:
+            base_url = settings.endpoint
+            served_name = settings.model
+            structured = "none" if settings.structured == "auto" else settings.structured
+            kind = "external OpenAI-compatible endpoint"
+            concurrency = settings.concurrency or DEFAULT_CONCURRENCY
+        else:
+            model_path = resolve_model(settings.model)
+            log = settings.server_log or (settings.cache_dir or default_cache_dir()) / "embedded-server.log"
+            server = EmbeddedServer(
+                model_path, runtime=settings.runtime, n_ctx=settings.n_ctx, parallel=settings.parallel, log_path=log
+            )
+            base_url = server.start()
+            served_name = None
+            structured = server.runtime if settings.structured == "auto" else settings.structured
+            kind = f"embedded {server.runtime}"
+            # llama-cpp-python serves one request at a time; more in flight only queue (and break prefix reuse).
+            concurrency = settings.concurrency or (settings.parallel if server.runtime == "llama-server" else 1)
+        endpoint = EndpointChat(
+            base_url,
+            model=served_name,
+            api_key=settings.api_key if settings.endpoint else "local",
+            concurrency=concurrency,
+            timeout_s=settings.timeout_s,
+            structured=structured,
+            allow_remote=settings.allow_remote_endpoint,
+            accounting=accounting,
+            model_id=f"{server.model_path.stem}:{server.model_path.stat().st_size}" if server else None,
+        )
+        if server is None:
+            endpoint.resolve_model()
+        cache = CompletionCache(settings.cache_dir) if settings.use_cache else None
+        chat = CachedChat(endpoint, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting)
+        yield LLMSession(
+            chat=chat,
+            endpoint=endpoint,
+            accounting=accounting,
+            endpoint_kind=kind,
+            model_id=endpoint.model_id,
+            remote_allowed=settings.allow_remote_endpoint,
+            server=server,
+        )
+        if cache is not None:
+            cache.close()
+    finally:
+        if server is not None:
+            server.stop()

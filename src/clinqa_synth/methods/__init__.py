@@ -1,0 +1,108 @@
+"""Generation methods as plain YAML files (one per config name), validated with pydantic.
+
+A method says which steps run (schema summary or not), which constraint the question prompt
+carries (no overlap, interrogative prefixes) and the sampling schedule. Users add their own by
+dropping a YAML file in a folder and passing `--methods-dir`; unknown keys are an error, so a
+typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from clinqa_synth.errors import ClinqaError
+
+DEFAULT_PREFIXES = ("is", "does", "has", "which", "what", "how", "where")
+
+
+class MethodError(ClinqaError):
+    """A method name or YAML file that is not valid."""
+
+
+class KindDefaults(BaseModel):
+    """N questions asked and K pairs kept per section, for one document kind."""
+
+    model_config = ConfigDict(extra="forbid")
+    num_questions: int = Field(ge=1, le=100)
+    keep: int = Field(ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _keep_at_most_asked(self) -> "KindDefaults":
+        if self.keep > self.num_questions:
+            raise ValueError(f"keep (K={self.keep}) cannot exceed num_questions (N={self.num_questions})")
+        return self
+
+
+class MethodConfig(BaseModel):
+    """One generation method; see the shipped YAML files for the meaning of each field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    description: str
+    summarize: bool = False
+    no_overlap: bool = False
+    prefixes: list[str] | None = None
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    temperature_end: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=1024, ge=16)
+    seed: int = 0
+    selection: Literal["first", "answerable_first", "shortest_question_overlap"] = "first"
+    radiology: KindDefaults = KindDefaults(num_questions=10, keep=5)
+    clinical_record: KindDefaults = KindDefaults(num_questions=20, keep=5)
+
+    def question_temperature(self, index: int, total: int) -> float:
+        """Temperature for the questions of document `index` of `total`: constant, or annealed linearly."""
+        if self.temperature_end is None or total <= 1:
+            return self.temperature
+        return self.temperature + (self.temperature_end - self.temperature) * index / (total - 1)
+
+    def for_kind(self, kind: str) -> KindDefaults:
+        return self.radiology if kind == "radiology" else self.clinical_record
+
+
+def builtin_dir() -> Path:
+    return Path(str(resources.files("clinqa_synth") / "methods"))
+
+
+def available_methods(extra_dir: Path | None = None) -> dict[str, Path]:
+    """Config name → YAML file; a user's folder overrides built-ins of the same name."""
+    found = {p.stem: p for p in sorted(builtin_dir().glob("*.yaml"))}
+    if extra_dir is not None:
+        if not Path(extra_dir).is_dir():
+            raise MethodError(f"--methods-dir {extra_dir} is not a folder")
+        found.update({p.stem: p for p in sorted(Path(extra_dir).glob("*.yaml"))})
+    return found
+
+
+def load_method_file(path: Path) -> MethodConfig:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise MethodError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise MethodError(f"{path} must hold a YAML mapping of method settings")
+    data.setdefault("name", Path(path).stem)
+    try:
+        return MethodConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise MethodError(f"{path} is not a valid method config: {problems}") from None
+
+
+def load_method(name_or_path: str, extra_dir: Path | None = None) -> MethodConfig:
+    """A method by config name (built-in or user folder) or by YAML path."""
+    if name_or_path.endswith((".yaml", ".yml")) and Path(name_or_path).is_file():
+        return load_method_file(Path(name_or_path))
+    methods = available_methods(extra_dir)
+    if name_or_path not in methods:
+        raise MethodError(f"unknown config {name_or_path!r}; valid configs: {', '.join(sorted(methods))}")
+    return load_method_file(methods[name_or_path])

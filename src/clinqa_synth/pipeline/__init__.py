@@ -1,0 +1,1 @@
+"""Summary → questions → answers → spans → selection: pure step functions and one async driver."""

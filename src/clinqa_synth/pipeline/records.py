@@ -1,0 +1,56 @@
+"""Turning placed answers into SQuAD v2 records with deterministic ids and provenance.
+
+The record layout is the Hugging Face `squad_v2` schema (id, title, context, question,
+answers{text, answer_start}) so stock QA scripts accept it, plus the columns a researcher needs
+to audit where each pair came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from clinqa_synth.pipeline.selection import question_context_overlap
+from clinqa_synth.pipeline.spans import Span
+
+RECORD_COLUMNS = (
+    "id", "title", "context", "question", "answers", "document_id", "section", "method", "is_impossible", "match",
+    "question_context_overlap", "model", "prompt_version",
+)  # fmt: skip
+
+
+def record_id(method: str, document_id: str, section: str, question: str) -> str:
+    """Stable across runs and machines: the same question on the same section always gets the same id."""
+    return hashlib.sha1(f"{method}\x1f{document_id}\x1f{section}\x1f{question}".encode()).hexdigest()[:20]
+
+
+def make_record(
+    *,
+    method: str,
+    document_id: str,
+    title: str,
+    section: str,
+    context: str,
+    question: str,
+    span: Span | None,
+    model: str,
+    prompt_version: str,
+) -> dict[str, Any]:
+    """One SQuAD v2 row; `span=None` means the model judged the question unanswerable from this section."""
+    if span is not None and context[span.start : span.end] != span.text:
+        raise AssertionError("span does not match its context")  # guarded by align_answer; never silently wrong
+    return {
+        "id": record_id(method, document_id, section, question),
+        "title": title,
+        "context": context,
+        "question": question,
+        "answers": {"text": [span.text], "answer_start": [span.start]} if span else {"text": [], "answer_start": []},
+        "document_id": document_id,
+        "section": section,
+        "method": method,
+        "is_impossible": span is None,
+        "match": span.match if span else "unanswerable",
+        "question_context_overlap": round(question_context_overlap(question, context), 4),
+        "model": model,
+        "prompt_version": prompt_version,
+    }

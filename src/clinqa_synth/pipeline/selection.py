@@ -1,0 +1,49 @@
+"""Choosing which placed QA pairs to keep: K of N per section, with pluggable strategies.
+
+The paper keeps the first K valid pairs; other strategies are registered here by name so a
+method YAML can pick one (`selection:`) without code changes.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence, TypeVar
+
+from clinqa_synth.pipeline.spans import content_words
+
+T = TypeVar("T")
+Strategy = Callable[[Sequence[dict], int], list[dict]]
+
+
+def question_context_overlap(question: str, context: str) -> float:
+    """Share of the question's content words (stopwords removed) that also occur in the context."""
+    words = content_words(question)
+    if not words:
+        return 0.0
+    return len(words & content_words(context)) / len(words)
+
+
+def first_k(candidates: Sequence[dict], k: int) -> list[dict]:
+    """The paper's rule: the first K valid pairs, in question order."""
+    return list(candidates[:k])
+
+
+def answerable_first(candidates: Sequence[dict], k: int) -> list[dict]:
+    """Prefer answerable pairs (question order kept within each group)."""
+    ordered = [c for c in candidates if not c["is_impossible"]] + [c for c in candidates if c["is_impossible"]]
+    return ordered[:k]
+
+
+def lowest_overlap(candidates: Sequence[dict], k: int) -> list[dict]:
+    """Prefer the hardest questions: least lexical overlap with the context first."""
+    return sorted(candidates, key=lambda c: c["question_context_overlap"])[:k]
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "first": first_k,
+    "answerable_first": answerable_first,
+    "shortest_question_overlap": lowest_overlap,
+}
+
+
+def select(candidates: Sequence[dict], k: int, strategy: str = "first") -> list[dict]:
+    return STRATEGIES[strategy](candidates, k)
