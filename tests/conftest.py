@@ -1,0 +1,56 @@
+"""Shared fixtures: a real embedded llama.cpp server with the small packaged model, started once per session."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _runtime_missing() -> str | None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed (pip install -e '.[local-small]')"
+    from clinqa_synth.llm.models import PACKAGED_MODELS, SMALL_MODEL, ModelUnavailableError, packaged_parts
+
+    try:
+        packaged_parts(PACKAGED_MODELS[SMALL_MODEL])
+    except ModelUnavailableError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="session")
+def small_model_path() -> Path:
+    reason = _runtime_missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the real-server tests: {reason}")
+        pytest.skip(reason)
+    from clinqa_synth.llm.models import resolve_model
+
+    return resolve_model("small")
+
+
+@pytest.fixture(scope="session")
+def llm_server(small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The real llama.cpp server on 127.0.0.1 with the 0.5B packaged model, stopped after the session."""
+    from clinqa_synth.llm.server import EmbeddedServer
+
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    server = EmbeddedServer(small_model_path, runtime="llama-cpp-python", n_ctx=8192, log_path=log)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("CLINQA_SYNTH_CACHE", str(directory))
+    return directory

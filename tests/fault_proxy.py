@@ -1,0 +1,121 @@
+"""A loopback HTTP proxy in front of a real OpenAI-compatible server that injects faults on demand.
+
+The real llama.cpp server cannot be told to answer 503 or reset a connection, so tests put this
+proxy between the client and it. It speaks the real wire protocol: requests are forwarded
+unchanged and real responses come back, except for the faults scripted in `faults` (consumed one
+per chat request, in order). It also counts the requests that reach it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx2 as httpx
+
+FAULTS = (
+    "ok", "503", "500", "502", "429", "429-retry-after", "401", "403", "404", "400-context", "reset", "slow",
+    "truncated", "malformed-json", "empty-content", "wrong-format",
+)  # fmt: skip
+
+
+class FaultProxy:
+    """`with FaultProxy(upstream) as proxy:` → `proxy.url`, `proxy.faults.append("503")`, `proxy.chat_requests`."""
+
+    def __init__(self, upstream: str, *, slow_s: float = 3.0) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.faults: list[str] = []
+        self.default_fault = "ok"
+        self.chat_requests = 0
+        self.forwarded = 0
+        self.slow_s = slow_s
+        self.seen_headers: list[dict[str, str]] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802
+                response = httpx.get(proxy.upstream + self.path, timeout=30)
+                self._send(response.status_code, response.content)
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                proxy.chat_requests += 1
+                proxy.seen_headers.append(dict(self.headers))
+                fault = proxy.faults.pop(0) if proxy.faults else proxy.default_fault
+                error = {"error": {"message": f"injected {fault}", "type": "injected"}}
+                if fault in ("503", "500", "502"):
+                    return self._send(int(fault), json.dumps(error).encode())
+                if fault == "429":
+                    return self._send(429, json.dumps(error).encode())
+                if fault == "429-retry-after":
+                    return self._send(429, json.dumps(error).encode(), {"Retry-After": "1"})
+                if fault in ("401", "403"):
+                    return self._send(int(fault), json.dumps(error).encode())
+                if fault == "404":
+                    return self._send(404, b'{"error": {"message": "model not found"}}')
+                if fault == "400-context":
+                    msg = {"error": {"message": "Requested tokens (9000) exceed context window of 8192"}}
+                    return self._send(400, json.dumps(msg).encode())
+                if fault == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    self.connection.close()
+                    self.close_connection = True
+                    return None
+                if fault == "slow":
+                    time.sleep(proxy.slow_s)
+                upstream = httpx.post(
+                    proxy.upstream + self.path, content=body, headers={"Content-Type": "application/json"}, timeout=600
+                )
+                proxy.forwarded += 1
+                payload = upstream.content
+                if upstream.status_code == 200 and fault != "ok":
+                    data = json.loads(payload)
+                    if fault == "truncated":
+                        data["choices"][0]["finish_reason"] = "length"
+                    elif fault == "empty-content":
+                        data["choices"][0]["message"]["content"] = ""
+                    elif fault == "wrong-format":
+                        data["choices"][0]["message"]["content"] = "I am sorry, I cannot help with that."
+                    payload = json.dumps(data).encode()
+                    if fault == "malformed-json":
+                        payload = payload[: len(payload) // 2]
+                try:
+                    self._send(upstream.status_code, payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "FaultProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,108 @@
+"""The completion cache's durability and the packaged-model assembly checks."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from clinqa_synth.llm.cache import CacheCorruptError, CachedChat, CompletionCache, cache_key
+from clinqa_synth.llm.models import PACKAGED_MODELS, SMALL_MODEL, ModelUnavailableError, PackagedModel, assemble, resolve_model
+from clinqa_synth.llm.protocol import Completion, Usage
+
+
+def test_cache_round_trip_survives_reopen(tmp_path: Path) -> None:
+    cache = CompletionCache(tmp_path)
+    cache.put("k", Completion("answer", "stop", Usage(3, 4), "m"))
+    cache.close()
+    again = CompletionCache(tmp_path)
+    hit = again.get("k")
+    assert hit is not None and hit.text == "answer" and hit.cached and hit.usage.completion_tokens == 4
+    assert len(again) == 1
+
+
+def test_corrupted_cache_file_is_reported_not_used(tmp_path: Path) -> None:
+    (tmp_path / "completions.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CacheCorruptError, match="Delete it"):
+        CompletionCache(tmp_path)
+
+
+def test_tampered_entry_fails_its_checksum(tmp_path: Path) -> None:
+    cache = CompletionCache(tmp_path)
+    cache.put("k", Completion("answer", "stop"))
+    cache._db.execute("UPDATE completions SET text='forged' WHERE key='k'")
+    with pytest.raises(CacheCorruptError, match="checksum"):
+        cache.get("k")
+
+
+def test_cache_key_covers_model_messages_params_and_prompt_version() -> None:
+    messages = [{"role": "user", "content": "x"}]
+    base = cache_key("m", messages, {"temperature": 0}, "v1")
+    assert base != cache_key("m2", messages, {"temperature": 0}, "v1")
+    assert base != cache_key("m", [{"role": "user", "content": "y"}], {"temperature": 0}, "v1")
+    assert base != cache_key("m", messages, {"temperature": 1}, "v1")
+    assert base != cache_key("m", messages, {"temperature": 0}, "v2")
+
+
+@pytest.mark.llm
+def test_refresh_ignores_and_overwrites_entries(tmp_path: Path, llm_server) -> None:
+    from tests_support import FaultProxy
+
+    from clinqa_synth.llm.endpoint import EndpointChat
+
+    messages = [{"role": "user", "content": "Name one bone of the leg in one word."}]
+
+    def ask(proxy_url: str, refresh: bool) -> Completion:
+        endpoint = EndpointChat(proxy_url, api_key="local")
+        cache = CompletionCache(tmp_path)
+
+        async def go() -> Completion:
+            try:
+                return await CachedChat(endpoint, cache, refresh=refresh).chat(messages, max_tokens=64)
+            finally:
+                await endpoint.aclose()
+                cache.close()
+
+        return asyncio.run(go())
+
+    with FaultProxy(llm_server.base_url) as proxy:
+        assert not ask(proxy.url, refresh=False).cached
+        assert ask(proxy.url, refresh=False).cached
+        assert proxy.chat_requests == 1
+        assert not ask(proxy.url, refresh=True).cached
+        assert proxy.chat_requests == 2
+        assert ask(proxy.url, refresh=False).cached
+        assert proxy.chat_requests == 2
+
+
+def test_assembly_with_wrong_hash_leaves_no_file(tmp_path: Path) -> None:
+    real = PACKAGED_MODELS[SMALL_MODEL]
+    try:
+        from clinqa_synth.llm.models import packaged_parts
+
+        packaged_parts(real)
+    except ModelUnavailableError:
+        pytest.skip("small packaged model not installed")
+    wrong = PackagedModel(**{**real.__dict__, "sha256": "0" * 64, "name": "broken"})
+    with pytest.raises(ModelUnavailableError, match="expected"):
+        assemble(wrong, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_model_package_names_the_extra(tmp_path: Path) -> None:
+    ghost = PackagedModel("ghost", "x", "no-such-dist-part", 2, 1, "0" * 64, "local")
+    with pytest.raises(ModelUnavailableError, match=r"clinqa-synth\[local\]"):
+        assemble(ghost, tmp_path)
+
+
+def test_unknown_model_spec_lists_choices() -> None:
+    with pytest.raises(ModelUnavailableError, match="packaged model"):
+        resolve_model("no-such-model")
+
+
+def test_non_gguf_file_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "model.gguf"
+    fake.write_bytes(b"not a gguf")
+    with pytest.raises(ModelUnavailableError, match="not a GGUF"):
+        resolve_model(str(fake))
