@@ -143,6 +143,79 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def samples_dir(kind: str | None = None) -> Path:
+    """The synthetic sample documents shipped with the package (radiology reports and visit notes)."""
+    from importlib import resources
+
+    base = Path(str(resources.files("clinqa_synth") / "samples"))
+    return base / kind if kind else base
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ClinqaError(f"--shard {text!r}: use i/n, e.g. 0/8") from None
+    if count < 1 or not 0 <= index < count:
+        raise ClinqaError(f"--shard {text!r}: need 0 <= i < n")
+    return index, count
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Generate one or more configs into a dataset folder and print the run summary."""
+    from clinqa_synth.pipeline.api import generate_to_folder
+
+    if args.sample:
+        source: Any = samples_dir(None if args.sample == "all" else args.sample)
+        if args.sample == "all":
+            source = [d for k in ("radiology", "clinical_record") for d in _read_samples(k)]
+    elif args.input:
+        source = args.input
+    else:
+        raise ClinqaError("pass --input PATH (folder, .jsonl/.csv/.parquet, SQuAD/RadQA JSON, HF dataset) or --sample")
+    configs = [c.strip() for c in ",".join(args.config or ["nooverlap_summary"]).split(",") if c.strip()]
+    settings = llm_settings(args)
+    reader_options = {"text_column": args.text_column, "id_column": args.id_column, "split": args.split}
+    for config in configs:
+        summary = generate_to_folder(
+            source, config=config, out=args.out, llm=settings, kind=args.kind, reader_options=reader_options,
+            validation_fraction=args.validation_fraction, max_section_chars=args.max_section_chars,
+            fail_fast=args.fail_fast, methods_dir=args.methods_dir, prompts_dir=args.prompts,
+            license_id=args.license, shard=parse_shard(args.shard), show_progress=not args.quiet,
+        )  # fmt: skip
+        print_summary(summary)
+    console.print(f"[green]done[/green] → load with datasets.load_dataset({str(args.out)!r}, {configs[0]!r})")
+    return 0
+
+
+def _read_samples(kind: str) -> list[Any]:
+    from clinqa_synth.documents.readers import read_documents
+
+    return list(read_documents(samples_dir(kind), kind=kind))
+
+
+def print_summary(summary: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"clinqa-synth generate · {summary.config}", show_header=False)
+    table.add_row("documents", f"{summary.documents} ({sum(summary.failed.values())} failed)")
+    funnel = " → ".join(f"{k} {summary.funnel.get(k, 0)}" for k in ("asked", "parsed", "answered", "placed", "kept"))
+    table.add_row("yield", funnel)
+    table.add_row("kept pairs", f"{summary.kept} ({summary.answerable} answerable, {summary.unanswerable} unanswerable)")
+    table.add_row("drops", ", ".join(f"{k} {v}" for k, v in summary.drops.items() if v) or "none")
+    if summary.failed:
+        table.add_row("failures", ", ".join(f"{k} {v}" for k, v in summary.failed.items()))
+    usage = summary.llm_usage
+    table.add_row("LLM", f"{usage.get('calls', 0)} calls, {usage.get('cache_hits', 0)} cache hits, "
+                  f"{usage.get('retries', 0)} retries, {usage.get('prompt_tokens', 0)} prompt + "
+                  f"{usage.get('completion_tokens', 0)} completion tokens")  # fmt: skip
+    table.add_row("splits", ", ".join(f"{k} {v}" for k, v in summary.splits.items()))
+    table.add_row("wall time", f"{summary.wall_s:.1f} s")
+    console.print(table)
+
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -175,6 +248,35 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("info", "clear"))
     cache.add_argument("--cache-dir", type=Path)
     cache.set_defaults(func=cmd_cache)
+
+    generate = sub.add_parser("generate", help="generate a synthetic QA config into a dataset folder")
+    source = generate.add_argument_group("input")
+    source.add_argument("--input", help="folder of .txt/.md notes, .jsonl/.csv/.parquet, SQuAD/RadQA/MIMIC-QA "
+                        "JSON, a saved HF dataset folder or a Hub dataset name")
+    source.add_argument("--sample", choices=("radiology", "clinical_record", "all"),
+                        help="use the synthetic sample documents shipped with the package")
+    source.add_argument("--kind", default="auto", choices=("auto", "radiology", "clinical_record"))
+    source.add_argument("--text-column", default="text")
+    source.add_argument("--id-column", default="id")
+    source.add_argument("--split", default="train", help="split of an HF dataset input")
+    source.add_argument("--shard", help="i/n: process only the i-th of n deterministic slices (for clusters)")
+    method = generate.add_argument_group("method")
+    method.add_argument("--config", action="append", default=[], help="method config name(s), comma separated or "
+                        "repeated (default nooverlap_summary): direct, temp_anneal, prefix, nooverlap, summary, "
+                        "nooverlap_summary, prefix_summary, or your own")
+    method.add_argument("--methods-dir", type=Path, help="folder with your own method YAML files")
+    method.add_argument("--prompts", type=Path, help="folder overriding prompt files (<kind>/<step>.j2)")
+    method.add_argument("--max-section-chars", type=int, default=12000,
+                        help="longer sections are split into chunks (recorded in the section name)")
+    output = generate.add_argument_group("output")
+    output.add_argument("--out", type=Path, required=True, help="dataset folder (created; other configs kept)")
+    output.add_argument("--validation-fraction", type=float, default=0.0, help="share of documents in a "
+                        "validation split (by document)")
+    output.add_argument("--license", default="other", help="license id for the card (your sources decide)")
+    output.add_argument("--fail-fast", action="store_true", help="stop at the first failed document")
+    output.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_llm_arguments(generate)
+    generate.set_defaults(func=cmd_generate)
 
     for register in _EXTRA_COMMANDS:
         register(sub)

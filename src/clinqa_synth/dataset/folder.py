@@ -1,0 +1,152 @@
+"""A dataset folder `<out>/<config>/<split>-*.parquet` plus README.md, written so a crash never leaves a config that loads half-done.
+
+Each config is written into a hidden staging folder and swapped in with renames only when
+complete; the README (with its `configs:` block) is regenerated from what is on disk and
+replaced atomically. Generating another config into the same folder adds it beside the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from clinqa_synth.dataset.features import qa_features
+from clinqa_synth.errors import ClinqaError
+
+GENERATION_FILE = "generation.json"
+MARKER_TAG = "clinqa-synth"
+SPLITS = ("train", "validation")
+
+
+class OutputError(ClinqaError):
+    """The output folder cannot be used (foreign dataset, read-only, …)."""
+
+
+def split_for(document_id: str, validation_fraction: float) -> str:
+    """Deterministic split by document (chunks of one document stay together)."""
+    if validation_fraction <= 0:
+        return "train"
+    base = document_id.split("#", 1)[0]
+    bucket = int(hashlib.sha1(base.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "validation" if bucket < validation_fraction else "train"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class DatasetFolder:
+    """The output folder; refuses folders that hold something else, and repairs interrupted swaps."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise OutputError(f"--out {self.root} is a file; pass a folder.")
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK):
+            raise OutputError(f"--out {self.root} is not writable. Choose another folder or fix its permissions.")
+        self._check_ours()
+        self._recover()
+
+    def _check_ours(self) -> None:
+        visible = [p for p in self.root.iterdir() if not p.name.startswith(".")]
+        if not visible:
+            return
+        readme = self.root / "README.md"
+        if readme.exists() and MARKER_TAG in readme.read_text(encoding="utf-8", errors="replace"):
+            return
+        raise OutputError(
+            f"--out {self.root} already holds files that are not a clinqa-synth dataset "
+            f"({', '.join(p.name for p in visible[:5])}). Choose an empty or new folder."
+        )
+
+    def _recover(self) -> None:
+        """Finish or undo a swap that a crash interrupted; drop abandoned staging folders."""
+        for old in self.root.glob(".old-*"):
+            config = old.name.split("-", 2)[1] if old.name.count("-") >= 2 else ""
+            target = self.root / config
+            if config and not target.exists():
+                os.replace(old, target)
+            else:
+                shutil.rmtree(old, ignore_errors=True)
+        for staging in self.root.glob(".staging-*"):
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def configs(self) -> dict[str, dict[str, Any]]:
+        """Config name → its generation.json, for every complete config on disk."""
+        found: dict[str, dict[str, Any]] = {}
+        for path in sorted(self.root.glob(f"*/{GENERATION_FILE}")):
+            try:
+                found[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise OutputError(f"{path} is damaged ({exc.msg}); delete that config folder and regenerate it.") from None
+        return found
+
+    def stage(self, config: str) -> "ConfigStage":
+        return ConfigStage(self, config)
+
+
+class ConfigStage:
+    """Rows streamed into per-split parquet files in a staging folder; `commit()` swaps them in."""
+
+    def __init__(self, folder: DatasetFolder, config: str) -> None:
+        self.folder = folder
+        self.config = config
+        self.dir = folder.root / f".staging-{config}-{uuid.uuid4().hex[:8]}"
+        self.dir.mkdir()
+        self.features = qa_features()
+        self.schema = self.features.arrow_schema
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, records: Iterable[dict[str, Any]], split: str) -> None:
+        rows = list(records)
+        if not rows:
+            return
+        if split not in self._writers:
+            self._writers[split] = pq.ParquetWriter(self.dir / f"{split}-00000-of-00001.parquet", self.schema)
+        table = pa.Table.from_pylist(rows, schema=self.schema)
+        self._writers[split].write_table(table)
+        self.counts[split] = self.counts.get(split, 0) + len(rows)
+
+    def commit(self, generation: dict[str, Any]) -> Path:
+        for writer in self._writers.values():
+            writer.close()
+        if "train" not in self._writers:  # an empty config still loads, with zero rows
+            pq.write_table(self.schema.empty_table(), self.dir / "train-00000-of-00001.parquet")
+            self.counts.setdefault("train", 0)
+        generation = {**generation, "splits": dict(self.counts)}
+        atomic_write_text(self.dir / GENERATION_FILE, json.dumps(generation, indent=2, ensure_ascii=False))
+        target = self.folder.root / self.config
+        old = self.folder.root / f".old-{self.config}-{uuid.uuid4().hex[:8]}"
+        if target.exists():
+            os.replace(target, old)
+        os.replace(self.dir, target)
+        shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    def abort(self) -> None:
+        for writer in self._writers.values():
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - best effort while unwinding another error
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)

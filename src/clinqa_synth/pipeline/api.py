@@ -1,0 +1,270 @@
+"""The public entry points: generate a config into a dataset folder (CLI) or into a DatasetDict (Python).
+
+This is the only place where documents, the LLM session, the async driver, the dataset folder
+and the card meet; each of those stays independent of the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from clinqa_synth import __version__
+from clinqa_synth.documents.model import Document
+from clinqa_synth.documents.readers import read_documents
+from clinqa_synth.documents.sections import detect_kind, split_sections
+from clinqa_synth.errors import ClinqaError
+from clinqa_synth.llm.protocol import ChatClient
+from clinqa_synth.methods import MethodConfig, load_method
+from clinqa_synth.pipeline.driver import RunOptions, run_documents
+from clinqa_synth.pipeline.prompts import PromptSet
+from clinqa_synth.pipeline.steps import DocumentResult
+
+DocumentSource = str | Path | Iterable[Document] | Iterable[str]
+# Part of every cache key; bump when the meaning of a cached completion changes (not for prompt edits:
+# the rendered prompt text is itself in the key, so edited prompts miss the cache by construction).
+CACHE_PROTOCOL_VERSION = "1"
+
+
+@dataclass
+class RunSummary:
+    """What a generation run did, for the terminal, generation.json and the card."""
+
+    config: str
+    documents: int = 0
+    failed: Counter = field(default_factory=Counter)
+    funnel: Counter = field(default_factory=Counter)
+    drops: Counter = field(default_factory=Counter)
+    answerable: int = 0
+    unanswerable: int = 0
+    splits: dict[str, int] = field(default_factory=dict)
+    llm_usage: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    out: str = ""
+
+    def add(self, result: DocumentResult) -> None:
+        self.documents += 1
+        if result.error:
+            self.failed[result.error.split(":", 1)[0]] += 1
+            self.failures.append((result.document_id, result.error[:300]))
+        self.funnel.update(result.funnel)
+        self.drops.update(result.drops)
+        for record in result.records:
+            if record["is_impossible"]:
+                self.unanswerable += 1
+            else:
+                self.answerable += 1
+
+    @property
+    def kept(self) -> int:
+        return self.answerable + self.unanswerable
+
+
+def _as_documents(source: DocumentSource, *, kind: str | None, reader_options: dict[str, Any]) -> Iterator[Document]:
+    if isinstance(source, (str, Path)):
+        yield from read_documents(source, kind=kind, **reader_options)
+        return
+    for index, item in enumerate(source):
+        if isinstance(item, Document):
+            yield item
+        elif isinstance(item, str):
+            resolved = kind if kind and kind != "auto" else detect_kind(item)
+            if not item.strip():
+                raise ClinqaError(f"document {index} is empty")
+            yield Document(f"doc-{index}", resolved, split_sections(item, resolved))  # type: ignore[arg-type]
+        else:
+            raise ClinqaError(f"document {index} is a {type(item).__name__}; pass Document objects or strings")
+
+
+def _count(source: DocumentSource, kind: str | None, reader_options: dict[str, Any]) -> tuple[int, DocumentSource]:
+    """Total documents (needed for temperature annealing); lists are materialised, files read twice."""
+    if isinstance(source, (str, Path)):
+        return sum(1 for _ in _as_documents(source, kind=kind, reader_options=reader_options)), source
+    items = source if isinstance(source, Sequence) else list(source)
+    return len(items), items
+
+
+def shard_filter(documents: Iterable[Document], shard: tuple[int, int] | None) -> Iterator[Document]:
+    """`--shard i/n`: a deterministic slice of documents (by position), so n machines split the work."""
+    if shard is None:
+        yield from documents
+        return
+    index, count = shard
+    for position, document in enumerate(documents):
+        if position % count == index:
+            yield document
+
+
+async def _drive(documents: Iterable[Document], method: MethodConfig, chat: ChatClient, *, total: int | None,
+                 options: RunOptions, model_id: str, summary: RunSummary, stage: Any, validation_fraction: float,
+                 prompt_sets: dict[str, PromptSet], progress: Any) -> None:  # fmt: skip
+    from clinqa_synth.dataset.folder import split_for
+
+    task = progress.add_task(f"[bold]{method.name}", total=total) if progress else None
+    async for result in run_documents(documents, method, chat, total=total, options=options, model_id=model_id,
+                                      prompt_sets=prompt_sets):  # fmt: skip
+        if result.error and options.fail_fast:
+            raise ClinqaError(f"document {result.document_id} failed ({result.error}); stopping because of --fail-fast")
+        summary.add(result)
+        if stage is not None and result.records:
+            stage.add(result.records, split_for(result.document_id, validation_fraction))
+        if progress is not None:
+            usage = getattr(chat, "accounting", None)
+            rate = f"{usage.completion_tokens_per_s:.1f} tok/s, {usage.cache_hits} cached" if usage else ""
+            progress.update(task, advance=1, description=f"[bold]{method.name}[/bold] {summary.kept} pairs · {rate}")
+
+
+def generate_to_folder(
+    source: DocumentSource,
+    *,
+    config: str = "nooverlap_summary",
+    out: str | Path,
+    llm: Any = None,
+    chat: ChatClient | None = None,
+    kind: str | None = None,
+    reader_options: dict[str, Any] | None = None,
+    validation_fraction: float = 0.0,
+    max_section_chars: int = 12000,
+    fail_fast: bool = False,
+    methods_dir: Path | None = None,
+    prompts_dir: Path | None = None,
+    license_id: str = "other",
+    shard: tuple[int, int] | None = None,
+    show_progress: bool = True,
+    llm_description: dict[str, Any] | None = None,
+) -> RunSummary:
+    """Generate one config from `source` into the dataset folder `out` (atomically) and rewrite its card."""
+    from clinqa_synth.dataset.card import write_card
+    from clinqa_synth.dataset.folder import DatasetFolder
+    from clinqa_synth.llm.session import LLMSettings, open_llm
+
+    method = load_method(config, methods_dir)
+    if not 0.0 <= validation_fraction < 1.0:
+        raise ClinqaError("--validation-fraction must be in [0, 1)")
+    reader_options = reader_options or {}
+    folder = DatasetFolder(out)
+    total: int | None = None
+    if method.temperature_end is not None or show_progress:
+        total, source = _count(source, kind, reader_options)
+        if shard is not None:
+            total = len(range(shard[0], total, shard[1]))
+    summary = RunSummary(config=config, out=str(folder.root))
+    prompt_sets: dict[str, PromptSet] = {}
+    credentialed = False
+
+    def documents() -> Iterator[Document]:
+        nonlocal credentialed
+        for document in shard_filter(_as_documents(source, kind=kind, reader_options=reader_options), shard):
+            credentialed = credentialed or document.credentialed
+            yield document
+
+    started = time.perf_counter()
+    stage = folder.stage(config)
+    try:
+        progress = _progress() if show_progress else None
+
+        def run(chat_client: ChatClient, concurrency: int, model_id: str) -> None:
+            options = RunOptions(concurrency=concurrency, max_section_chars=max_section_chars, fail_fast=fail_fast,
+                                 prompts_dir=str(prompts_dir) if prompts_dir else None)  # fmt: skip
+            coro = _drive(documents(), method, chat_client, total=total, options=options, model_id=model_id,
+                          summary=summary, stage=stage, validation_fraction=validation_fraction,
+                          prompt_sets=prompt_sets, progress=progress)  # fmt: skip
+            if progress is not None:
+                with progress:
+                    asyncio.run(_closing(coro, chat_client))
+            else:
+                asyncio.run(_closing(coro, chat_client))
+
+        if chat is not None:
+            run(chat, 1, getattr(chat, "model_id", "custom"))
+            description = llm_description or {"endpoint_kind": "custom ChatClient", "model": getattr(chat, "model_id", "custom"),
+                                               "structured_output": "n/a", "allow_remote_endpoint": False}  # fmt: skip
+            usage = getattr(getattr(chat, "accounting", None), "summary", dict)()
+        else:
+            settings = llm or LLMSettings()
+            with open_llm(settings, prompt_version=CACHE_PROTOCOL_VERSION) as session:
+                run(session.chat, session.endpoint.concurrency, session.model_id)
+                description = session.describe()
+                usage = session.accounting.summary()
+        summary.llm_usage = usage
+        summary.wall_s = round(time.perf_counter() - started, 2)
+        generation = _generation_record(method, summary, description, prompt_sets, credentialed, license_id,
+                                        validation_fraction, shard)  # fmt: skip
+        stage.commit(generation)
+        summary.splits = dict(stage.counts)
+    except BaseException:
+        stage.abort()
+        raise
+    write_card(folder)
+    return summary
+
+
+async def _closing(coro: Any, chat: ChatClient) -> None:
+    try:
+        await coro
+    finally:
+        inner = getattr(chat, "inner", chat)
+        if hasattr(inner, "aclose"):
+            await inner.aclose()
+
+
+def _progress() -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from clinqa_synth.cli import console
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console, transient=False)  # fmt: skip
+
+
+def _generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, Any], prompt_sets: dict[str, PromptSet],
+                       credentialed: bool, license_id: str, validation_fraction: float,
+                       shard: tuple[int, int] | None) -> dict[str, Any]:  # fmt: skip
+    kinds = sorted(prompt_sets) or ["radiology", "clinical_record"]
+    return {
+        "config": method.name,
+        "method": method.model_dump(mode="json"),
+        "llm": llm,
+        "prompt_version": "+".join(prompt_sets[k].version for k in sorted(prompt_sets)) or "none",
+        "prompt_files": {f"{k}/{name}": digest for k in sorted(prompt_sets) for name, digest in prompt_sets[k].file_hashes().items()},
+        "per_kind": {k: method.for_kind(k).model_dump() for k in kinds},
+        "documents": {"total": summary.documents, "failed": sum(summary.failed.values()), "failures": dict(summary.failed),
+                      "failed_ids": summary.failures[:200]},  # fmt: skip
+        "funnel": {step: summary.funnel.get(step, 0) for step in ("asked", "parsed", "answered", "placed", "kept")},
+        "drops": dict(summary.drops),
+        "answerable": summary.answerable,
+        "unanswerable": summary.unanswerable,
+        "llm_usage": summary.llm_usage,
+        "wall_s": summary.wall_s,
+        "credentialed": credentialed,
+        "license": license_id,
+        "validation_fraction": validation_fraction,
+        "shard": list(shard) if shard else None,
+        "package_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def generate(documents: DocumentSource, config: str = "nooverlap_summary", chat: ChatClient | None = None, *,
+             out: str | Path | None = None, **kwargs: Any) -> Any:  # fmt: skip
+    """Python API: generate `config` from documents and return it as a `datasets.DatasetDict`.
+
+    `documents` is a path (folder/file/HF dataset), Document objects or plain strings; `chat` is any
+    :class:`ChatClient` (default: the embedded server, or `llm=LLMSettings(endpoint=...)`).
+    Without `out` the folder is a temporary directory.
+    """
+    import tempfile
+
+    import datasets
+
+    kwargs.setdefault("show_progress", False)
+    if out is None:
+        out = Path(tempfile.mkdtemp(prefix="clinqa-synth-"))
+    generate_to_folder(documents, config=config, out=out, chat=chat, **kwargs)
+    return datasets.load_dataset(str(out), config)

@@ -1,0 +1,115 @@
+"""The one async driver: stream documents through the steps with bounded concurrency, in order.
+
+Documents are read lazily and at most `concurrency` are in flight, so memory stays flat on 100k
+documents; results come back in input order, so the dataset is the same whatever the timing.
+A fatal endpoint error (bad credentials, unknown model) stops the run at once; anything that
+concerns one document (context overflow, persistent format failures, retries exhausted) fails
+only that document and is reported — unless `fail_fast` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Iterable, Iterator
+
+from clinqa_synth.documents.model import Document
+from clinqa_synth.documents.sections import chunk_section
+from clinqa_synth.llm.protocol import ChatClient, ContextOverflowError, FatalLLMError, LLMError
+from clinqa_synth.methods import MethodConfig
+from clinqa_synth.pipeline.prompts import PromptSet
+from clinqa_synth.pipeline.steps import DocumentResult, process_document
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    concurrency: int = 1
+    max_section_chars: int = 12000
+    fail_fast: bool = False
+    prompts_dir: str | None = None
+
+
+def split_long_documents(documents: Iterable[Document], max_chars: int) -> Iterator[Document]:
+    """Sections longer than `max_chars` become numbered chunks; very long documents become several documents.
+
+    The split is recorded in `Document.notes` and in the section names (`document#2`), so it is visible
+    in the dataset rather than silently truncating text the model never saw.
+    """
+    for document in documents:
+        sections = tuple(piece for section in document.sections for piece in chunk_section(section, max_chars))
+        if len(sections) == len(document.sections):
+            yield document
+            continue
+        note = f"split into {len(sections)} chunks of at most {max_chars} characters"
+        groups: list[list] = [[]]
+        size = 0
+        for section in sections:
+            if groups[-1] and size + len(section.text) > max_chars:
+                groups.append([])
+                size = 0
+            groups[-1].append(section)
+            size += len(section.text)
+        if len(groups) == 1:
+            yield Document(document.id, document.kind, tuple(groups[0]), document.title, document.source,
+                           document.credentialed, document.notes + (note,))  # fmt: skip
+            continue
+        for index, group in enumerate(groups, 1):
+            yield Document(
+                f"{document.id}#{index}", document.kind, tuple(group), document.title, document.source,
+                document.credentialed, document.notes + (note,),
+            )  # fmt: skip
+
+
+async def run_documents(
+    documents: Iterable[Document],
+    method: MethodConfig,
+    chat: ChatClient,
+    *,
+    total: int | None = None,
+    options: RunOptions = RunOptions(),
+    model_id: str = "",
+    prompt_sets: dict[str, PromptSet] | None = None,
+    on_result: Callable[[DocumentResult], None] | None = None,
+) -> AsyncIterator[DocumentResult]:
+    """Yield one :class:`DocumentResult` per (possibly split) document, in input order."""
+    prompt_sets = prompt_sets if prompt_sets is not None else {}
+    window: deque[asyncio.Task[DocumentResult]] = deque()
+    limit = max(1, options.concurrency)
+
+    async def one(document: Document, index: int) -> DocumentResult:
+        prompts = prompt_sets.setdefault(document.kind, PromptSet(document.kind, options.prompts_dir))
+        temperature = method.question_temperature(index, total or index + 1)
+        try:
+            return await process_document(
+                chat, document, method, prompts, question_temperature=temperature, model_id=model_id
+            )
+        except ContextOverflowError as exc:
+            if options.fail_fast:
+                raise
+            return DocumentResult(document.id, error=f"context_overflow: {exc}")
+        except FatalLLMError:
+            raise
+        except LLMError as exc:
+            if options.fail_fast:
+                raise
+            return DocumentResult(document.id, error=f"{type(exc).__name__}: {exc}")
+
+    try:
+        for index, document in enumerate(split_long_documents(documents, options.max_section_chars)):
+            window.append(asyncio.ensure_future(one(document, index)))
+            if len(window) >= limit:
+                result = await window.popleft()
+                if on_result:
+                    on_result(result)
+                yield result
+        while window:
+            result = await window.popleft()
+            if on_result:
+                on_result(result)
+            yield result
+    finally:
+        for task in window:
+            task.cancel()
+        if window:
+            await asyncio.gather(*window, return_exceptions=True)
