@@ -88,16 +88,39 @@ def content_words(text: str) -> set[str]:
 
 
 def _best_occurrence(starts: list[int], length: int, context: str, question: str) -> int:
-    """Among several occurrences, the one whose neighbourhood shares most content words with the question."""
+    """Among several occurrences, the one closest to the question's content words in the context.
+
+    Clinical text reads "Label: value", so question words in the same sentence *before* the occurrence
+    decide first, then words anywhere in that sentence, then distance (words after the occurrence count
+    half); ties go to the earliest occurrence.
+    """
     if len(starts) == 1 or not question:
         return starts[0]
     wanted = content_words(question)
+    positions = [(m.start(), m.end()) for m in _WORD.finditer(context.lower()) if m.group() in wanted]
+    if not positions:
+        return starts[0]
 
-    def score(start: int) -> tuple[int, int]:
-        window = context[max(0, start - 120) : start + length + 120]
-        return (len(wanted & content_words(window)), -start)
+    def score(start: int) -> float:
+        total = 0.0
+        for word in wanted:
+            best = 0.0
+            for w_start, w_end in positions:
+                if context[w_start:w_end].lower() != word:
+                    continue
+                distance = start - w_end if w_end <= start else 2 * (w_start - (start + length)) if w_start >= start + length else 0
+                best = max(best, 1.0 / (1.0 + abs(distance) / 10.0))
+            total += best
+        return total
 
-    return max(starts, key=score)
+    def clause(start: int) -> tuple[int, int]:
+        """Question words in the same sentence before the occurrence (its label), then in the whole sentence."""
+        begin = max(context.rfind(c, 0, start) for c in ".\n;") + 1
+        ends = [i for i in (context.find(c, start + length) for c in ".\n;") if i != -1]
+        finish = min(ends) if ends else len(context)
+        return len(wanted & content_words(context[begin:start])), len(wanted & content_words(context[begin:finish]))
+
+    return max(starts, key=lambda start: (*clause(start), score(start), -start))
 
 
 def _occurrences(haystack: str, needle: str) -> list[int]:
@@ -120,6 +143,26 @@ def _snap_to_words(context: str, start: int, end: int) -> tuple[int, int]:
     while end > start and context[end - 1] in _TRAILING + "\n\t)":
         end -= 1
     return start, end
+
+
+def _best_boundaries(answer: str, context: str, start: int, end: int, slack: int = 12) -> tuple[int, int]:
+    """Move a fuzzy alignment's ends to the word boundaries (within `slack` chars) that best match the answer."""
+    def boundaries(center: int, is_start: bool) -> list[int]:
+        found = []
+        for pos in range(max(0, center - slack), min(len(context), center + slack) + 1):
+            before = context[pos - 1] if pos > 0 else " "
+            after = context[pos] if pos < len(context) else " "
+            if (before.isalnum() != after.isalnum()) or pos in (0, len(context)):
+                if (is_start and after.isalnum()) or (not is_start and before.isalnum()):
+                    found.append(pos)
+        return found or [center]
+
+    best = (fuzz.ratio(answer, context[start:end]), start, end)
+    for s in boundaries(start, True):
+        for e in boundaries(end, False):
+            if e > s:
+                best = max(best, (fuzz.ratio(answer, context[s:e]), s, e), key=lambda t: t[0])
+    return best[1], best[2]
 
 
 def align_answer(answer: str, context: str, question: str = "", *, fuzzy_threshold: float = 90.0) -> Span | None:
@@ -149,7 +192,7 @@ def align_answer(answer: str, context: str, question: str = "", *, fuzzy_thresho
     alignment = fuzz.partial_ratio_alignment(norm_answer, norm_context, score_cutoff=fuzzy_threshold)
     if alignment is None:
         return None
-    n_start, n_end = alignment.dest_start, alignment.dest_end
+    n_start, n_end = _best_boundaries(norm_answer, norm_context, alignment.dest_start, alignment.dest_end)
     if n_end <= n_start or not (0.75 <= (n_end - n_start) / len(norm_answer) <= 1.33):
         return None
     start, end = _snap_to_words(context, starts[n_start], ends[n_end - 1])

@@ -1,0 +1,83 @@
+"""End to end with the real embedded model: CLI → dataset folder → load_dataset, then a re-run from cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import datasets
+import pytest
+from conftest import FIXTURES
+
+from clinqa_synth.cli import main, samples_dir
+
+pytestmark = pytest.mark.llm
+
+
+@pytest.fixture(scope="module")
+def generated(small_model_path, tmp_path_factory):
+    """Two sample reports through `direct` and `nooverlap_summary`, on a freshly started embedded server."""
+    root = tmp_path_factory.mktemp("e2e")
+    notes = root / "notes"
+    notes.mkdir()
+    for name in ("synthetic-chest-xray-002.txt", "synthetic-us-abdomen-003.txt"):
+        shutil.copy(samples_dir("radiology") / name, notes / name)
+    out = root / "out"
+    args = ["generate", "--input", str(notes), "--config", "direct,nooverlap_summary", "--out", str(out),
+            "--model", "small", "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(root / "cache"),
+            "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    return {"args": args, "out": out, "root": root}
+
+
+def test_configs_load_with_load_dataset_and_spans_are_exact(generated) -> None:
+    out = generated["out"]
+    for config in ("direct", "nooverlap_summary"):
+        ds = datasets.load_dataset(str(out), config)
+        train = ds["train"]
+        assert train.num_rows > 0, f"{config} produced no pairs"
+        for row in train:
+            assert row["method"] == config
+            assert row["section"] in ("report", "impression")
+            if row["is_impossible"]:
+                assert row["answers"] == {"text": [], "answer_start": []}
+            else:
+                (text,), (start,) = row["answers"]["text"], row["answers"]["answer_start"]
+                assert row["context"][start:][: len(text)] == text
+        assert len(set(train["id"])) == train.num_rows
+        per_section = {}
+        for row in train:
+            per_section[(row["document_id"], row["section"])] = per_section.get((row["document_id"], row["section"]), 0) + 1
+        assert max(per_section.values()) <= 3  # K=3 of N=5 per section
+
+
+def test_card_lists_both_configs(generated) -> None:
+    readme = (generated["out"] / "README.md").read_text()
+    assert "config_name: direct" in readme and "config_name: nooverlap_summary" in readme
+    assert "nooverlap_summary/train-*.parquet" in readme
+    generation = json.loads((generated["out"] / "nooverlap_summary" / "generation.json").read_text())
+    assert generation["method"]["summarize"] and generation["llm"]["endpoint_kind"] == "embedded llama-cpp-python"
+    assert generation["documents"]["total"] == 2
+
+
+def test_rerun_is_served_entirely_from_cache(generated) -> None:
+    out = generated["out"]
+    before = {c: datasets.load_dataset(str(out), c)["train"].to_list() for c in ("direct", "nooverlap_summary")}
+    assert main(generated["args"]) == 0
+    for config in ("direct", "nooverlap_summary"):
+        usage = json.loads((out / config / "generation.json").read_text())["llm_usage"]
+        assert usage["calls"] == 0 and usage["failures"] == 0 and usage["cache_hits"] > 0
+        assert datasets.load_dataset(str(out), config, download_mode="force_redownload")["train"].to_list() == before[config]
+
+
+def test_python_api_returns_a_datasetdict(llm_server, tmp_path: Path) -> None:
+    from clinqa_synth import generate
+    from clinqa_synth.llm.endpoint import EndpointChat
+
+    chat = EndpointChat(llm_server.base_url, api_key="local", structured="llama-cpp-python")
+    report = (samples_dir("radiology") / "synthetic-mri-knee-004.txt").read_text()
+    ds = generate([report], config="direct", chat=chat, out=tmp_path / "api",
+                  methods_dir=FIXTURES / "test_methods")  # fmt: skip
+    assert isinstance(ds, datasets.DatasetDict) and "train" in ds
+    assert set(ds["train"].column_names) >= {"id", "title", "context", "question", "answers", "is_impossible"}
