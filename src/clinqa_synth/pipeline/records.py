@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from clinqa_synth.pipeline.selection import question_context_overlap
+from clinqa_synth.text import question_context_overlap
 from clinqa_synth.pipeline.spans import Span
 
 RECORD_COLUMNS = (

@@ -8,18 +8,10 @@ from __future__ import annotations
 
 from typing import Callable, Sequence, TypeVar
 
-from clinqa_synth.pipeline.spans import content_words
+from clinqa_synth.text import question_context_overlap
 
 T = TypeVar("T")
 Strategy = Callable[[Sequence[dict], int], list[dict]]
-
-
-def question_context_overlap(question: str, context: str) -> float:
-    """Share of the question's content words (stopwords removed) that also occur in the context."""
-    words = content_words(question)
-    if not words:
-        return 0.0
-    return len(words & content_words(context)) / len(words)
 
 
 def first_k(candidates: Sequence[dict], k: int) -> list[dict]:

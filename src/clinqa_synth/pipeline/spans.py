@@ -17,6 +17,8 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
+from clinqa_synth.text import content_words
+
 MatchKind = Literal["exact", "normalized", "fuzzy"]
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "`": "'", "\u00a0": " "})
@@ -27,14 +29,6 @@ _LEADING_FILLER = re.compile(
     re.I,
 )
 _TRAILING = " .,;:!?\"'"
-_WORD = re.compile(r"[a-z0-9]+")
-STOPWORDS = frozenset(
-    "a an the of in on at to for from by with without and or but is are was were be been being has have had do does "
-    "did this that these those there their its it as any all no not what which who whom whose when where why how "
-    "patient patients".split()
-)
-
-
 @dataclass(frozen=True)
 class Span:
     start: int
@@ -83,10 +77,6 @@ def _normalize_answer(answer: str) -> str:
     return normalized
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
-
-
 def _best_occurrence(starts: list[int], length: int, context: str, question: str) -> int:
     """Among several occurrences, the one closest to the question's content words in the context.
 
@@ -97,7 +87,7 @@ def _best_occurrence(starts: list[int], length: int, context: str, question: str
     if len(starts) == 1 or not question:
         return starts[0]
     wanted = content_words(question)
-    positions = [(m.start(), m.end()) for m in _WORD.finditer(context.lower()) if m.group() in wanted]
+    positions = [(m.start(), m.end()) for m in re.finditer(r"[a-z0-9]+", context.lower()) if m.group() in wanted]
     if not positions:
         return starts[0]
 

@@ -1,0 +1,92 @@
+"""SQuAD v2 + Reference Overlap metrics on hand-worked cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinqa_synth.qa.metrics import f1_score, normalize_answer, reference_overlap, squad_v2_metrics
+
+CONTEXT = "No pneumothorax. A small left pleural effusion. No pneumothorax on the right either."
+
+
+def ref(qid: str, texts: list[str], context: str = CONTEXT, question: str = "Is there an effusion?") -> dict:
+    starts = [context.find(t) for t in texts]
+    return {"id": qid, "answers": {"text": texts, "answer_start": starts}, "context": context, "question": question}
+
+
+def test_normalisation_is_the_official_one() -> None:
+    assert normalize_answer("The  Left, pleural effusion!") == "left pleural effusion"
+    assert normalize_answer("an A the") == ""
+
+
+def test_f1_by_hand() -> None:
+    # gold: small left pleural effusion (4 tokens); pred: left pleural effusion seen (4 tokens); common 3
+    assert f1_score("small left pleural effusion", "left pleural effusion seen") == pytest.approx(0.75)
+    assert f1_score("", "") == 1.0 and f1_score("", "x") == 0.0
+
+
+def test_best_over_multiple_golds_and_has_no_ans_splits() -> None:
+    refs = [ref("q1", ["small left pleural effusion", "left pleural effusion"]), ref("q2", [])]
+    metrics = squad_v2_metrics({"q1": "left pleural effusion", "q2": ""}, refs)
+    assert metrics["exact"] == 100.0 and metrics["f1"] == 100.0
+    assert metrics["HasAns_exact"] == 100.0 and metrics["NoAns_exact"] == 100.0
+    assert metrics["HasAns_total"] == 1 and metrics["NoAns_total"] == 1
+
+
+def test_empty_prediction_on_answerable_and_answer_on_unanswerable_score_zero() -> None:
+    refs = [ref("q1", ["small left pleural effusion"]), ref("q2", [])]
+    metrics = squad_v2_metrics({"q1": "", "q2": "pneumothorax"}, refs)
+    assert metrics["exact"] == 0.0 and metrics["f1"] == 0.0 and metrics["ro"] == 0.0
+
+
+def test_threshold_search_from_null_odds() -> None:
+    refs = [ref("q1", ["small left pleural effusion"]), ref("q2", [])]
+    predictions = {"q1": "small left pleural effusion", "q2": "pneumothorax"}
+    # q2 is very likely null (high odds), q1 not: answering only q1 is perfect at threshold between them.
+    metrics = squad_v2_metrics(predictions, refs, na_probs={"q1": -3.0, "q2": 2.0})
+    assert metrics["exact"] == 50.0
+    assert metrics["best_exact"] == 100.0 and metrics["best_exact_thresh"] == -3.0
+    assert metrics["best_f1"] == 100.0
+
+
+def test_no_answer_threshold_turns_predictions_into_null() -> None:
+    refs = [ref("q1", ["small left pleural effusion"]), ref("q2", [])]
+    metrics = squad_v2_metrics({"q1": "small left pleural effusion", "q2": "pneumothorax"}, refs,
+                               na_probs={"q1": 0.1, "q2": 0.9}, na_prob_threshold=0.5)  # fmt: skip
+    assert metrics["exact"] == 100.0
+
+
+@pytest.mark.parametrize(
+    "prediction,gold,expected",
+    [
+        ("", "", True),  # both empty
+        ("", "small left pleural effusion", False),  # one empty
+        ("pleural effusion", "", False),
+        ("left pleural", "small left pleural effusion", True),  # partial overlap inside
+        ("effusion. No pneumothorax", "small left pleural effusion", True),  # overlaps the gold's end
+        ("A small", "pleural effusion", False),  # adjacent, not overlapping
+        ("the right either", "small left pleural effusion", False),
+        ("No pneumothorax", "pneumothorax on the right", True),  # 2nd occurrence of the prediction overlaps
+        ("not in context", "small left pleural effusion", False),
+    ],
+)
+def test_reference_overlap_cases(prediction: str, gold: str, expected: bool) -> None:
+    assert reference_overlap(prediction, gold, CONTEXT) is expected
+
+
+def test_ro_uses_the_first_gold_only_and_splits_by_lexical_overlap() -> None:
+    refs = [
+        ref("q1", ["small left pleural effusion", "No pneumothorax"], question="Is there an effusion?"),
+        ref("q2", ["No pneumothorax"], question="Any collapsed lung?"),  # shares no content word with the context
+    ]
+    metrics = squad_v2_metrics({"q1": "No pneumothorax", "q2": "No pneumothorax"}, refs)
+    # q1: the prediction matches the 2nd gold for EM but RO looks at the first gold only → miss.
+    assert metrics["exact"] == 100.0
+    assert metrics["ro"] == 50.0
+    assert metrics["ro_overlap"] == 0.0 and metrics["ro_no_overlap"] == 100.0
+    assert metrics["overlap_total"] == 1 and metrics["no_overlap_total"] == 1
+
+
+def test_missing_prediction_is_an_error() -> None:
+    with pytest.raises(KeyError, match="q1"):
+        squad_v2_metrics({}, [ref("q1", ["x"])])
