@@ -216,6 +216,44 @@ def print_summary(summary: Any) -> None:
     console.print(table)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """`clinqa-synth train <run_qa.py flags>`: the same trainer as scripts/run_qa.py."""
+    from clinqa_synth.qa.run import parse_and_run
+
+    results = parse_and_run(args.run_qa_args)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Score a predictions.json (id → answer) against a gold file: EM/F1 (SQuAD v2), RO and their splits."""
+    from clinqa_synth.qa.gold import load_qa_file
+    from clinqa_synth.qa.metrics import squad_v2_metrics
+
+    try:
+        predictions = json.loads(Path(args.predictions).read_text(encoding="utf-8"))
+        null_odds = json.loads(Path(args.null_odds).read_text(encoding="utf-8")) if args.null_odds else None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ClinqaError(f"cannot read predictions: {exc}") from None
+    gold = load_qa_file(args.gold, normalize_whitespace=args.normalize_whitespace)
+    missing = [row["id"] for row in gold if row["id"] not in predictions]
+    if missing:
+        raise ClinqaError(f"{len(missing)} gold questions have no prediction (first: {missing[0]!r})")
+    metrics = squad_v2_metrics(predictions, list(gold), na_probs=null_odds)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    """Train one model per (training set, seed) and write a mean ± sd table."""
+    from clinqa_synth.qa.experiment import run_experiment
+
+    result = run_experiment(args.config)
+    out = Path(result["config"]["output_dir"])
+    print((out / "results.md").read_text())
+    return 0
+
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -277,6 +315,21 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--quiet", action="store_true", help="no progress bar")
     add_llm_arguments(generate)
     generate.set_defaults(func=cmd_generate)
+
+    train = sub.add_parser("train", help="fine-tune/evaluate a QA model (flags of scripts/run_qa.py)", add_help=False)
+    train.add_argument("run_qa_args", nargs=argparse.REMAINDER)
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="score predictions.json against a gold QA file (EM/F1/RO)")
+    evaluate.add_argument("--predictions", required=True, help="predictions.json: question id → answer text")
+    evaluate.add_argument("--gold", required=True, help="gold file: SQuAD/RadQA/MIMIC-QA JSON, JSONL, CSV, parquet")
+    evaluate.add_argument("--null-odds", help="null_odds.json for best_exact/best_f1 thresholds")
+    evaluate.add_argument("--normalize-whitespace", action="store_true", help="collapse whitespace in gold contexts")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    experiment = sub.add_parser("experiment", help="multi-seed training on several training sets → mean ± sd table")
+    experiment.add_argument("config", help="experiment YAML (see docs/experiments.md)")
+    experiment.set_defaults(func=cmd_experiment)
 
     for register in _EXTRA_COMMANDS:
         register(sub)

@@ -90,3 +90,18 @@ def test_ro_uses_the_first_gold_only_and_splits_by_lexical_overlap() -> None:
 def test_missing_prediction_is_an_error() -> None:
     with pytest.raises(KeyError, match="q1"):
         squad_v2_metrics({}, [ref("q1", ["x"])])
+
+
+def test_local_evaluate_module_matches_the_library() -> None:
+    evaluate = pytest.importorskip("evaluate")
+    from clinqa_synth.qa import evaluate_module_path
+
+    metric = evaluate.load(evaluate_module_path())
+    refs = [ref("q1", ["small left pleural effusion"]), ref("q2", [])]
+    result = metric.compute(
+        predictions=[{"id": "q1", "prediction_text": "left pleural effusion", "no_answer_probability": 0.0},
+                     {"id": "q2", "prediction_text": "", "no_answer_probability": 0.0}],
+        references=refs,
+    )  # fmt: skip
+    expected = squad_v2_metrics({"q1": "left pleural effusion", "q2": ""}, refs, na_probs={"q1": 0.0, "q2": 0.0})
+    assert result["f1"] == pytest.approx(expected["f1"]) and result["ro"] == expected["ro"] == 100.0

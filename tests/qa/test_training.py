@@ -73,3 +73,96 @@ def test_squad_v2_prediction_on_radqa_shaped_gold(covid_windows) -> None:
     null_odds = json.loads((out / "null_odds.json").read_text())
     predictions = json.loads((out / "predictions.json").read_text())
     assert set(null_odds) == set(predictions) and len(predictions) == 10
+
+
+def test_multi_seed_experiment_writes_mean_sd_table(covid_windows) -> None:
+    from clinqa_synth.cli import main
+
+    root = covid_windows["root"]
+    config = root / "experiment.yaml"
+    config.write_text(
+        f"""
+output_dir: {root / 'exp'}
+validation_file: {covid_windows['dev']}
+test_file: {covid_windows['dev']}
+preset: none
+seeds: [42, 1234]
+model_name_or_path: packaged-minilm
+training_sets:
+  - name: covid-windows
+    train_file: {covid_windows['train']}
+data_args: {{max_seq_length: 128, doc_stride: 32}}
+training_args: {{max_steps: 4, per_device_train_batch_size: 8, per_device_eval_batch_size: 32, use_cpu: true,
+                 eval_strategy: "no", save_strategy: "no", load_best_model_at_end: false}}
+"""
+    )
+    assert main(["experiment", str(config)]) == 0
+    results = json.loads((root / "exp" / "results.json").read_text())
+    assert set(results["runs"]["covid-windows"]) == {"42", "1234"}
+    table = (root / "exp" / "results.md").read_text()
+    assert "| covid-windows |" in table and "±" in table
+    f1s = [run["f1"] for run in results["runs"]["covid-windows"].values()]
+    mean, sd = results["table"]["covid-windows"]["f1"]
+    assert mean == pytest.approx(sum(f1s) / 2)
+
+
+def test_evaluate_command_scores_a_predictions_file(tmp_path, capsys) -> None:
+    from clinqa_synth.cli import main
+
+    gold = FIXTURES / "radqa_dev.json"
+    predictions = {"900001_1_O": "9 mm nodule", "900001_1_I": "9 mm right upper lobe nodule"}
+    from clinqa_synth.qa.gold import load_qa_file
+
+    for row in load_qa_file(gold):
+        predictions.setdefault(row["id"], "")
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps(predictions))
+    assert main(["evaluate", "--predictions", str(path), "--gold", str(gold)]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    # 2 exact hits + 3 correct empty answers on unanswerable questions, out of 10
+    assert metrics["exact"] == 50.0 and metrics["NoAns_exact"] == 100.0
+
+
+def test_run_qa_script_trains_on_a_generated_dataset_folder(covid_windows, tmp_path) -> None:
+    """`scripts/run_qa.py --dataset_name <clinqa-synth folder> --dataset_config_name <config>`, as a subprocess."""
+    import subprocess
+    import sys
+
+    import datasets
+
+    from clinqa_synth.dataset.folder import DatasetFolder
+    from clinqa_synth.pipeline.records import make_record
+    from clinqa_synth.pipeline.spans import Span
+
+    windows = datasets.load_dataset("json", data_files=str(covid_windows["train"]), split="train").select(range(24))
+    folder = DatasetFolder(tmp_path / "synthetic")
+    stage = folder.stage("nooverlap_summary")
+    records = []
+    for row in windows:
+        text, start = row["answers"]["text"][0], row["answers"]["answer_start"][0]
+        records.append(make_record(method="nooverlap_summary", document_id=row["id"], title="", section="document",
+                                   context=row["context"], question=row["question"],
+                                   span=Span(start, start + len(text), text, "exact"), model="m", prompt_version="v"))  # fmt: skip
+    stage.add(records, "train")
+    from clinqa_synth.methods import load_method
+    from clinqa_synth.pipeline.api import RunSummary, generation_record
+
+    llm = {"endpoint_kind": "test", "model": "m", "structured_output": "none", "allow_remote_endpoint": False}
+    stage.commit(generation_record(load_method("nooverlap_summary"), RunSummary("nooverlap_summary"), llm, {}, False,
+                                   "other", 0.0, None))  # fmt: skip
+    from clinqa_synth.dataset.card import write_card
+
+    write_card(folder)
+    script = Path(__file__).resolve().parents[2] / "scripts" / "run_qa.py"
+    out = tmp_path / "run"
+    completed = subprocess.run(
+        [sys.executable, str(script), "--dataset_name", str(folder.root), "--dataset_config_name", "nooverlap_summary",
+         "--validation_file", str(covid_windows["dev"]), "--version_2_with_negative", "--do_train", "--do_eval",
+         "--max_steps", "2", "--per_device_train_batch_size", "8", "--max_eval_samples", "8",
+         "--output_dir", str(out), *COMMON],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    eval_results = json.loads((out / "eval_results.json").read_text())
+    assert {"eval_exact", "eval_f1", "eval_ro", "eval_best_f1"} <= set(eval_results)
+    assert (out / "eval_null_odds.json").exists()

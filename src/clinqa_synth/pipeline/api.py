@@ -194,7 +194,7 @@ def generate_to_folder(
                 usage = session.accounting.summary()
         summary.llm_usage = usage
         summary.wall_s = round(time.perf_counter() - started, 2)
-        generation = _generation_record(method, summary, description, prompt_sets, credentialed, license_id,
+        generation = generation_record(method, summary, description, prompt_sets, credentialed, license_id,
                                         validation_fraction, shard)  # fmt: skip
         stage.commit(generation)
         summary.splits = dict(stage.counts)
@@ -223,7 +223,7 @@ def _progress() -> Any:
                     TimeRemainingColumn(), console=console, transient=False)  # fmt: skip
 
 
-def _generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, Any], prompt_sets: dict[str, PromptSet],
+def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, Any], prompt_sets: dict[str, PromptSet],
                        credentialed: bool, license_id: str, validation_fraction: float,
                        shard: tuple[int, int] | None) -> dict[str, Any]:  # fmt: skip
     kinds = sorted(prompt_sets) or ["radiology", "clinical_record"]
