@@ -23,16 +23,53 @@ class Predictions:
     null_odds: dict[str, float]
 
 
-def _offset_arrays(offset_mappings: Sequence[Sequence[Any]], length: int) -> tuple[np.ndarray, np.ndarray]:
-    """(F, L) start and end character offsets; -1 where a token is outside the context or padding."""
-    count = len(offset_mappings)
-    starts = np.full((count, length), -1, dtype=np.int64)
-    ends = np.full((count, length), -1, dtype=np.int64)
-    for i, offsets in enumerate(offset_mappings):
-        for k, offset in enumerate(offsets[:length]):
-            if offset is not None and len(offset) == 2:
-                starts[i, k], ends[i, k] = offset
+def _offset_arrays(features: Any, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(F, L) start and end character offsets; -1 where a token is outside the context or padding.
+
+    For a `datasets.Dataset` the nested offsets are read column-wise from Arrow (no per-token Python);
+    plain lists of lists take a per-feature comprehension.
+    """
+    table = getattr(features, "data", None)
+    if table is not None and hasattr(table, "column"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        column = table.column("offset_mapping").combine_chunks()
+        if isinstance(column, pa.ChunkedArray):
+            column = column.chunk(0) if column.num_chunks else pa.array([], column.type)
+        tokens = column.flatten()  # one entry per token: a [start, end] pair or null
+        lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+        valid = tokens.is_valid().to_numpy(zero_copy_only=False)
+        values = tokens.flatten().to_numpy(zero_copy_only=False)  # two numbers per non-null token
+        flat_starts = np.full(len(tokens), -1, dtype=np.int64)
+        flat_ends = np.full(len(tokens), -1, dtype=np.int64)
+        flat_starts[valid], flat_ends[valid] = values[0::2], values[1::2]
+        if len(lengths) and (lengths == length).all():  # padded to max length: a plain reshape
+            return flat_starts.reshape(-1, length), flat_ends.reshape(-1, length)
+        starts = np.full((len(lengths), length), -1, dtype=np.int64)
+        ends = np.full((len(lengths), length), -1, dtype=np.int64)
+        row = np.repeat(np.arange(len(lengths)), lengths)
+        col = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        keep = col < length
+        starts[row[keep], col[keep]] = flat_starts[keep]
+        ends[row[keep], col[keep]] = flat_ends[keep]
+        return starts, ends
+    offsets = features["offset_mapping"]
+    starts = np.full((len(offsets), length), -1, dtype=np.int64)
+    ends = np.full((len(offsets), length), -1, dtype=np.int64)
+    for i, row_offsets in enumerate(offsets):
+        pairs = np.array([o if o is not None else (-1, -1) for o in row_offsets[:length]], dtype=np.int64).reshape(-1, 2)
+        starts[i, : len(pairs)], ends[i, : len(pairs)] = pairs[:, 0], pairs[:, 1]
     return starts, ends
+
+
+def _top_k(logits: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values per row, best first (partition, then sort only k)."""
+    if k >= logits.shape[1]:
+        return np.argsort(-logits, axis=1)
+    part = np.argpartition(-logits, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(logits, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
 
 
 def postprocess_predictions(
@@ -52,11 +89,10 @@ def postprocess_predictions(
     n_features, length = start_logits.shape
     if len(features) != n_features:
         raise ValueError(f"got logits for {n_features} features but {len(features)} features")
-    offsets = features["offset_mapping"]
-    char_start, char_end = _offset_arrays(offsets, length)
+    char_start, char_end = _offset_arrays(features, length)
     k = min(n_best_size, length)
-    top_start = np.argsort(-start_logits, axis=1)[:, :k]  # (F, k)
-    top_end = np.argsort(-end_logits, axis=1)[:, :k]
+    top_start = _top_k(start_logits, k)  # (F, k), best first
+    top_end = _top_k(end_logits, k)
     s_idx = top_start[:, :, None]  # (F, k, 1)
     e_idx = top_end[:, None, :]  # (F, 1, k)
     rows = np.arange(n_features)[:, None, None]
@@ -83,24 +119,26 @@ def postprocess_predictions(
     for example in examples:
         qid = str(example["id"])
         context = example["context"]
-        feature_ids = by_example.get(qid, [])
+        feature_ids = np.asarray(by_example.get(qid, []), dtype=np.int64)
         candidates: list[dict[str, Any]] = []
         min_null = None
-        for f in feature_ids:
-            if min_null is None or null_scores[f] < min_null[0]:
-                min_null = (float(null_scores[f]), float(start_logits[f, 0]), float(end_logits[f, 0]))
-            for flat_index in best_flat[f]:
-                score = flat[f, flat_index]
-                if not np.isfinite(score):
-                    break
+        if len(feature_ids):
+            null_f = int(feature_ids[np.argmin(null_scores[feature_ids])])
+            min_null = (float(null_scores[null_f]), float(start_logits[null_f, 0]), float(end_logits[null_f, 0]))
+            cand_flat = best_flat[feature_ids]  # (nf, keep): each window's best candidates
+            cand_scores = np.take_along_axis(flat[feature_ids], cand_flat, axis=1).ravel()
+            cand_feature = np.repeat(feature_ids, cand_flat.shape[1])
+            cand_flat = cand_flat.ravel()
+            finite = np.flatnonzero(np.isfinite(cand_scores))
+            chosen = finite[np.argsort(-cand_scores[finite], kind="stable")[:n_best_size]]
+            for index in chosen:  # only the final n-best become Python objects
+                f, flat_index = int(cand_feature[index]), int(cand_flat[index])
                 si, ei = top_start[f, flat_index // k], top_end[f, flat_index % k]
                 a, b = int(char_start[f, si]), int(char_end[f, ei])
                 candidates.append({
-                    "text": context[a:b], "offsets": (a, b), "score": float(score),
+                    "text": context[a:b], "offsets": (a, b), "score": float(cand_scores[index]),
                     "start_logit": float(start_logits[f, si]), "end_logit": float(end_logits[f, ei]),
                 })  # fmt: skip
-        candidates.sort(key=lambda c: c["score"], reverse=True)
-        candidates = candidates[:n_best_size]
         if version_2_with_negative and min_null is not None:
             candidates.append({"text": "", "offsets": (0, 0), "score": min_null[0], "start_logit": min_null[1],
                                "end_logit": min_null[2]})  # fmt: skip
