@@ -87,8 +87,8 @@ def postprocess_predictions(
     start_logits = np.asarray(start_logits, dtype=np.float32)
     end_logits = np.asarray(end_logits, dtype=np.float32)
     n_features, length = start_logits.shape
-    if len(features) != n_features:
-        raise ValueError(f"got logits for {n_features} features but {len(features)} features")
+    if len(features["example_id"]) != n_features:
+        raise ValueError(f"got logits for {n_features} features but {len(features['example_id'])} features")
     char_start, char_end = _offset_arrays(features, length)
     k = min(n_best_size, length)
     top_start = _top_k(start_logits, k)  # (F, k), best first
