@@ -54,3 +54,25 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "cache"
     monkeypatch.setenv("CLINQA_SYNTH_CACHE", str(directory))
     return directory
+
+
+@pytest.fixture(scope="session")
+def generated(small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Two sample reports through `direct` and `nooverlap_summary`, on a freshly started embedded server."""
+    import shutil
+
+    from clinqa_synth.cli import main, samples_dir
+
+    root = tmp_path_factory.mktemp("e2e")
+    notes = root / "notes"
+    notes.mkdir()
+    for name in ("synthetic-chest-xray-002.txt", "synthetic-us-abdomen-003.txt"):
+        shutil.copy(samples_dir("radiology") / name, notes / name)
+    out = root / "out"
+    args = ["generate", "--input", str(notes), "--config", "direct,nooverlap_summary", "--out", str(out),
+            "--model", "small", "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(root / "cache"),
+            "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    return {"args": args, "out": out, "root": root}
+
+

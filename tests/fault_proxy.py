@@ -29,6 +29,7 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.faults: list[str] = []
         self.default_fault = "ok"
+        self.get_status: int | None = None  # answer GET /v1/models with this status instead of forwarding
         self.chat_requests = 0
         self.forwarded = 0
         self.slow_s = slow_s
@@ -51,6 +52,8 @@ class FaultProxy:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:  # noqa: N802
+                if proxy.get_status is not None:
+                    return self._send(proxy.get_status, b'{"error": {"message": "injected"}}')
                 response = httpx.get(proxy.upstream + self.path, timeout=30)
                 self._send(response.status_code, response.content)
 

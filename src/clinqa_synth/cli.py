@@ -48,6 +48,8 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--n-ctx", type=int, default=8192, help="embedded server context size per slot")
     group.add_argument("--parallel", type=int, default=1, help="embedded llama-server parallel slots")
     group.add_argument("--timeout", type=float, default=600.0, help="seconds per request before it is retried")
+    group.add_argument("--max-retries", type=int, default=6, help="retries of a transient failure (5xx, 429, "
+                       "timeouts, resets) before the document fails")
 
 
 def llm_settings(args: argparse.Namespace) -> Any:
@@ -67,6 +69,7 @@ def llm_settings(args: argparse.Namespace) -> Any:
         n_ctx=args.n_ctx,
         parallel=args.parallel,
         timeout_s=args.timeout,
+        max_retries=args.max_retries,
     )
 
 
@@ -254,6 +257,29 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Compare configs: report.md + plots under OUT/report, headline table in the card."""
+    from clinqa_synth.report import build_report
+
+    path = build_report(args.out, experiments=[Path(p) for p in args.experiment])
+    print(path.read_text(encoding="utf-8"))
+    console.print(f"[green]report written[/green] → {path}")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """Publish a dataset folder to the Hub (private unless --public)."""
+    from clinqa_synth.dataset.push import plan_push, push
+
+    if args.dry_run:
+        plan = plan_push(args.out, args.repo_id, public=args.public)
+        print(json.dumps({"repo_id": plan.repo_id, "private": plan.private, "files": plan.files}, indent=2))
+        return 0
+    url = push(args.out, args.repo_id, public=args.public, token=args.token)
+    console.print(f"[green]pushed[/green] → {url} ({'public' if args.public else 'private'})")
+    return 0
+
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -330,6 +356,19 @@ def build_parser() -> argparse.ArgumentParser:
     experiment = sub.add_parser("experiment", help="multi-seed training on several training sets → mean ± sd table")
     experiment.add_argument("config", help="experiment YAML (see docs/experiments.md)")
     experiment.set_defaults(func=cmd_experiment)
+
+    report = sub.add_parser("report", help="compare the configs of a dataset folder (markdown + plots)")
+    report.add_argument("out", type=Path)
+    report.add_argument("--experiment", action="append", default=[], help="results.json of an experiment to include")
+    report.set_defaults(func=cmd_report)
+
+    push = sub.add_parser("push", help="push a dataset folder to the Hugging Face Hub (private by default)")
+    push.add_argument("out", type=Path)
+    push.add_argument("repo_id", help="ORG/NAME")
+    push.add_argument("--public", action="store_true", help="make the repo public (refused for credentialed sources)")
+    push.add_argument("--token", help="HF token (default: HF_TOKEN / your login); never written anywhere")
+    push.add_argument("--dry-run", action="store_true", help="only show what would be uploaded")
+    push.set_defaults(func=cmd_push)
 
     for register in _EXTRA_COMMANDS:
         register(sub)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import datasets
@@ -13,22 +12,6 @@ from conftest import FIXTURES
 from clinqa_synth.cli import main, samples_dir
 
 pytestmark = pytest.mark.llm
-
-
-@pytest.fixture(scope="module")
-def generated(small_model_path, tmp_path_factory):
-    """Two sample reports through `direct` and `nooverlap_summary`, on a freshly started embedded server."""
-    root = tmp_path_factory.mktemp("e2e")
-    notes = root / "notes"
-    notes.mkdir()
-    for name in ("synthetic-chest-xray-002.txt", "synthetic-us-abdomen-003.txt"):
-        shutil.copy(samples_dir("radiology") / name, notes / name)
-    out = root / "out"
-    args = ["generate", "--input", str(notes), "--config", "direct,nooverlap_summary", "--out", str(out),
-            "--model", "small", "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(root / "cache"),
-            "--quiet"]  # fmt: skip
-    assert main(args) == 0
-    return {"args": args, "out": out, "root": root}
 
 
 def test_configs_load_with_load_dataset_and_spans_are_exact(generated) -> None:
@@ -55,7 +38,7 @@ def test_configs_load_with_load_dataset_and_spans_are_exact(generated) -> None:
 def test_card_lists_both_configs(generated) -> None:
     readme = (generated["out"] / "README.md").read_text()
     assert "config_name: direct" in readme and "config_name: nooverlap_summary" in readme
-    assert "nooverlap_summary/train-*.parquet" in readme
+    assert "- nooverlap_summary/train-00000-of-00001-" in readme  # explicit, content-addressed file names
     generation = json.loads((generated["out"] / "nooverlap_summary" / "generation.json").read_text())
     assert generation["method"]["summarize"] and generation["llm"]["endpoint_kind"] == "embedded llama-cpp-python"
     assert generation["documents"]["total"] == 2

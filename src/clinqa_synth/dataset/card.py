@@ -74,7 +74,8 @@ def card_metadata(folder: DatasetFolder, generations: dict[str, dict[str, Any]],
             config_name=name,
             splits=datasets.SplitDict({s: datasets.SplitInfo(s, num_examples=n) for s, n in splits.items()}),
         )
-        configs[name] = {"data_files": [{"split": s, "path": f"{name}/{s}-*.parquet"} for s in splits]}
+        files = folder.data_files(name)
+        configs[name] = {"data_files": [{"split": s, "path": files.get(s, [f"{name}/{s}-*.parquet"])} for s in splits]}
     DatasetInfosDict(infos).to_dataset_card_data(data)
     MetadataConfigs(configs).to_dataset_card_data(data)
     return data

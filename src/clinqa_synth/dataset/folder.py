@@ -60,7 +60,14 @@ class DatasetFolder:
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise OutputError(f"--out {self.root} is a file; pass a folder.")
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test-", delete=True)  # noqa: SIM115
+            probe.close()
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create or write the output folder {self.root} ({exc.strerror}). Choose a writable folder."
+            ) from None
         if not os.access(self.root, os.W_OK):
             raise OutputError(f"--out {self.root} is not writable. Choose another folder or fix its permissions.")
         self._check_ours()
@@ -89,6 +96,13 @@ class DatasetFolder:
                 shutil.rmtree(old, ignore_errors=True)
         for staging in self.root.glob(".staging-*"):
             shutil.rmtree(staging, ignore_errors=True)
+
+    def data_files(self, config: str) -> dict[str, list[str]]:
+        """Split → parquet paths relative to the folder (explicit, so the card pins the exact files)."""
+        files: dict[str, list[str]] = {}
+        for path in sorted((self.root / config).glob("*-*.parquet")):
+            files.setdefault(path.name.split("-", 1)[0], []).append(f"{config}/{path.name}")
+        return files
 
     def configs(self) -> dict[str, dict[str, Any]]:
         """Config name → its generation.json, for every complete config on disk."""
@@ -133,6 +147,12 @@ class ConfigStage:
         if "train" not in self._writers:  # an empty config still loads, with zero rows
             pq.write_table(self.schema.empty_table(), self.dir / "train-00000-of-00001.parquet")
             self.counts.setdefault("train", 0)
+        for path in list(self.dir.glob("*-00000-of-00001.parquet")):
+            # Content-addressed names: `datasets` caches a local folder by its card metadata and data_files
+            # patterns, not by file contents, so a regenerated config must change its file names (listed
+            # explicitly in the card) or load_dataset would serve the previous rows from its cache.
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+            path.rename(path.with_name(f"{path.stem}-{digest}.parquet"))
         generation = {**generation, "splits": dict(self.counts)}
         atomic_write_text(self.dir / GENERATION_FILE, json.dumps(generation, indent=2, ensure_ascii=False))
         target = self.folder.root / self.config

@@ -98,21 +98,42 @@ class EndpointChat:
     def model_id(self) -> str:
         return self._resolved_model or self._model or "default"
 
-    def resolve_model(self) -> str:
-        """Ask the server which model it serves (`GET /v1/models`), so cache keys name the real model."""
-        if self._resolved_model:
-            return self._resolved_model
+    def preflight(self) -> str:
+        """Check the endpoint before any document is sent: reachable, credentials accepted, model served.
+
+        Uses `GET /v1/models` (served by TGI, vLLM, SGLang, llama.cpp, Ollama and OpenAI); a server
+        without that route is let through and judged by its first chat call. Returns the model id
+        used in cache keys.
+        """
         import httpx2 as httpx  # huggingface_hub's own HTTP stack
 
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        url = f"{self.base_url}/v1/models"
         try:
-            response = httpx.get(f"{self.base_url}/v1/models", headers=headers, timeout=30.0)
-            if response.status_code == 200:
-                data = response.json().get("data") or []
-                if data and data[0].get("id"):
-                    self._resolved_model = str(data[0]["id"])
-        except (httpx.TransportError, ValueError, AttributeError):
-            pass  # an unreachable server is reported by the first chat call, with retries
+            response = httpx.get(url, headers=headers, timeout=30.0)
+        except httpx.TransportError as exc:
+            raise FatalLLMError(
+                f"cannot reach the LLM endpoint {self.display_url} ({type(exc).__name__}). Is the server running and "
+                "is --endpoint its base URL (e.g. http://127.0.0.1:8000)? Nothing was sent."
+            ) from None
+        if response.status_code in (401, 403):
+            raise FatalLLMError(
+                f"HTTP {response.status_code} from {self.display_url}: the endpoint rejected the credentials. Pass "
+                "--api-key, set CLINQA_SYNTH_API_KEY / HF_TOKEN, or run `hf auth login`."
+            )
+        served: list[str] = []
+        if response.status_code == 200:
+            try:
+                served = [str(m["id"]) for m in response.json().get("data") or [] if m.get("id")]
+            except (ValueError, AttributeError, KeyError, TypeError):
+                served = []
+        if self._model and served and self._model not in served:
+            raise FatalLLMError(
+                f"model {self._model!r} is not served at {self.display_url}; it serves: {', '.join(served[:10])}. "
+                "Fix --model."
+            )
+        if not self._resolved_model and served:
+            self._resolved_model = served[0] if len(served) == 1 or not self._model else self._model
         return self.model_id
 
     async def chat(

@@ -15,6 +15,7 @@ from clinqa_synth.llm.accounting import Accounting
 from clinqa_synth.llm.cache import CachedChat, CompletionCache, default_cache_dir
 from clinqa_synth.llm.endpoint import DEFAULT_CONCURRENCY, EndpointChat
 from clinqa_synth.llm.models import resolve_model
+from clinqa_synth.llm.retry import RetryPolicy
 from clinqa_synth.llm.server import EmbeddedServer
 
 
@@ -35,6 +36,7 @@ class LLMSettings:
     n_ctx: int = 8192
     parallel: int = 1
     timeout_s: float = 600.0
+    max_retries: int = 6
     server_log: Path | None = None
 
 
@@ -90,13 +92,13 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
             api_key=settings.api_key if settings.endpoint else "local",
             concurrency=concurrency,
             timeout_s=settings.timeout_s,
+            retry=RetryPolicy(max_retries=settings.max_retries),
             structured=structured,
             allow_remote=settings.allow_remote_endpoint,
             accounting=accounting,
             model_id=f"{server.model_path.stem}:{server.model_path.stat().st_size}" if server else None,
         )
-        if server is None:
-            endpoint.resolve_model()
+        endpoint.preflight()
         cache = CompletionCache(settings.cache_dir) if settings.use_cache else None
         chat = CachedChat(endpoint, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting)
         yield LLMSession(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from clinqa_synth import __version__
-from clinqa_synth.documents.model import Document
+from clinqa_synth.documents.model import KINDS, Document
 from clinqa_synth.documents.readers import read_documents
 from clinqa_synth.documents.sections import detect_kind, split_sections
 from clinqa_synth.errors import ClinqaError
@@ -149,19 +149,25 @@ def generate_to_folder(
         raise ClinqaError("--validation-fraction must be in [0, 1)")
     reader_options = reader_options or {}
     folder = DatasetFolder(out)
-    total: int | None = None
-    if method.temperature_end is not None or show_progress:
-        total, source = _count(source, kind, reader_options)
-        if shard is not None:
-            total = len(range(shard[0], total, shard[1]))
+    # Everything that can be checked without the LLM is checked first: every document is read once
+    # (encoding, columns, empty texts) and every prompt is rendered, before a server is started.
+    total, source = _count(source, kind, reader_options)
+    if shard is not None:
+        total = len(range(shard[0], total, shard[1]))
+    if total == 0:
+        raise ClinqaError("no documents to process" + (f" in shard {shard[0]}/{shard[1]}" if shard else ""))
+    prompt_sets: dict[str, PromptSet] = {k: PromptSet(k, prompts_dir) for k in KINDS}
+    for prompts in prompt_sets.values():
+        prompts.validate()
     summary = RunSummary(config=config, out=str(folder.root))
-    prompt_sets: dict[str, PromptSet] = {}
+    used_kinds: set[str] = set()
     credentialed = False
 
     def documents() -> Iterator[Document]:
         nonlocal credentialed
         for document in shard_filter(_as_documents(source, kind=kind, reader_options=reader_options), shard):
             credentialed = credentialed or document.credentialed
+            used_kinds.add(document.kind)
             yield document
 
     started = time.perf_counter()
@@ -193,9 +199,16 @@ def generate_to_folder(
                 description = session.describe()
                 usage = session.accounting.summary()
         summary.llm_usage = usage
+        if summary.documents and sum(summary.failed.values()) == summary.documents:
+            reasons = "; ".join(f"{reason}: {n}" for reason, n in summary.failed.items())
+            first = summary.failures[0][1] if summary.failures else ""
+            raise ClinqaError(
+                f"every document failed ({reasons}); nothing was written. First failure: {first[:300]}. "
+                "Completed LLM calls are cached: fix the cause and re-run the same command."
+            )
         summary.wall_s = round(time.perf_counter() - started, 2)
-        generation = generation_record(method, summary, description, prompt_sets, credentialed, license_id,
-                                        validation_fraction, shard)  # fmt: skip
+        generation = generation_record(method, summary, description, {k: prompt_sets[k] for k in sorted(used_kinds)},
+                                       credentialed, license_id, validation_fraction, shard)  # fmt: skip
         stage.commit(generation)
         summary.splits = dict(stage.counts)
     except BaseException:

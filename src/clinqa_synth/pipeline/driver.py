@@ -78,7 +78,9 @@ async def run_documents(
     limit = max(1, options.concurrency)
 
     async def one(document: Document, index: int) -> DocumentResult:
-        prompts = prompt_sets.setdefault(document.kind, PromptSet(document.kind, options.prompts_dir))
+        prompts = prompt_sets.get(document.kind)
+        if prompts is None:
+            prompts = prompt_sets[document.kind] = PromptSet(document.kind, options.prompts_dir)
         temperature = method.question_temperature(index, total or index + 1)
         try:
             return await process_document(

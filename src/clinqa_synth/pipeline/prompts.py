@@ -86,6 +86,13 @@ class PromptSet:
     def file_hashes(self) -> dict[str, str]:
         return {name: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for name, p in sorted(self.files.items())}
 
+    def validate(self) -> None:
+        """Render every step with sample values, so a typo in a user's template fails before any LLM call."""
+        self.render("summary", document="sample")
+        self.render("questions", source_text="sample", from_summary=False, num_questions=2, no_overlap=True,
+                    prefixes=["is", "what"])  # fmt: skip
+        self.render("answers", section_text="sample", section_name="report", questions=["q1?", "q2?"])
+
     def render(self, step: str, **variables: Any) -> str:
         if step not in self._templates:
             try:

@@ -1,0 +1,205 @@
+"""`clinqa-synth report OUT`: how hard, varied and efficient each generated config is, side by side.
+
+Markdown plus PNG plots (matplotlib): question–context word overlap (content words, stopwords
+removed), share of zero-overlap questions, interrogative distribution, question length,
+answerable/unanswerable share, the yield funnel with drop reasons, tokens per kept pair, duplicate
+rate, and — when experiment results exist — the QA score table (EM/F1/RO mean ± sd).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from clinqa_synth.dataset.folder import DatasetFolder
+from clinqa_synth.errors import ClinqaError
+from clinqa_synth.text import words
+
+INTERROGATIVES = ("is", "are", "does", "do", "has", "have", "was", "were", "can", "which", "what", "how", "where",
+                  "when", "why", "who")  # fmt: skip
+FUNNEL = ("asked", "parsed", "answered", "placed", "kept")
+
+
+@dataclass
+class ConfigReport:
+    name: str
+    rows: int = 0
+    answerable: int = 0
+    overlaps: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    interrogatives: Counter = field(default_factory=Counter)
+    duplicates: int = 0
+    funnel: dict[str, int] = field(default_factory=dict)
+    drops: dict[str, int] = field(default_factory=dict)
+    completion_tokens: int = 0
+
+    @property
+    def zero_overlap_pct(self) -> float:
+        return 100 * sum(1 for o in self.overlaps if o == 0) / len(self.overlaps) if self.overlaps else 0.0
+
+    @property
+    def mean_overlap(self) -> float:
+        return sum(self.overlaps) / len(self.overlaps) if self.overlaps else 0.0
+
+    @property
+    def answerable_pct(self) -> float:
+        return 100 * self.answerable / self.rows if self.rows else 0.0
+
+    @property
+    def duplicate_pct(self) -> float:
+        return 100 * self.duplicates / self.rows if self.rows else 0.0
+
+    @property
+    def tokens_per_pair(self) -> float | None:
+        return self.completion_tokens / self.rows if self.rows and self.completion_tokens else None
+
+    @property
+    def mean_length(self) -> float:
+        return sum(self.lengths) / len(self.lengths) if self.lengths else 0.0
+
+
+def interrogative(question: str) -> str:
+    tokens = words(question)
+    return tokens[0] if tokens and tokens[0] in INTERROGATIVES else "other"
+
+
+def analyse_config(root: Path, name: str, generation: dict[str, Any]) -> ConfigReport:
+    report = ConfigReport(name)
+    seen: Counter = Counter()
+    for path in sorted((root / name).glob("*-*.parquet")):
+        table = pq.read_table(path, columns=["question", "is_impossible", "question_context_overlap", "section", "document_id"])
+        for question, impossible, overlap in zip(table.column("question").to_pylist(), table.column("is_impossible").to_pylist(),
+                                                 table.column("question_context_overlap").to_pylist()):  # fmt: skip
+            report.rows += 1
+            report.answerable += 0 if impossible else 1
+            report.overlaps.append(float(overlap))
+            report.lengths.append(len(words(question)))
+            report.interrogatives[interrogative(question)] += 1
+            seen[re.sub(r"\W+", " ", question.lower()).strip()] += 1
+    report.duplicates = sum(count - 1 for count in seen.values() if count > 1)
+    report.funnel = {k: int(generation.get("funnel", {}).get(k, 0)) for k in FUNNEL}
+    report.drops = {k: int(v) for k, v in generation.get("drops", {}).items() if v}
+    report.completion_tokens = int(generation.get("llm_usage", {}).get("completion_tokens", 0))
+    return report
+
+
+def find_experiment_tables(root: Path, extra: list[Path] | None = None) -> list[Path]:
+    found = sorted(root.glob("experiments/*/results.json")) + [p for p in (extra or []) if p.exists()]
+    return found
+
+
+def _plots(reports: list[ConfigReport], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r.name for r in reports]
+    files: list[str] = []
+
+    def save(fig: Any, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        files.append(name)
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bins = [i / 10 for i in range(11)]
+    for r in reports:
+        ax.hist(r.overlaps, bins=bins, alpha=0.5, label=r.name, density=True)
+    ax.set(xlabel="question–context overlap (share of content words)", ylabel="density", title="Lexical overlap")
+    ax.legend()
+    save(fig, "overlap.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    labels = [w for w in INTERROGATIVES + ("other",) if any(r.interrogatives.get(w) for r in reports)]
+    width = 0.8 / max(len(reports), 1)
+    for i, r in enumerate(reports):
+        total = max(r.rows, 1)
+        ax.bar([x + i * width for x in range(len(labels))], [100 * r.interrogatives.get(w, 0) / total for w in labels],
+               width=width, label=r.name)  # fmt: skip
+    ax.set_xticks([x + width * (len(reports) - 1) / 2 for x in range(len(labels))], labels)
+    ax.set(ylabel="% of questions", title="First word of the question")
+    ax.legend()
+    save(fig, "interrogatives.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.boxplot([r.lengths or [0] for r in reports], tick_labels=names)
+    ax.set(ylabel="words", title="Question length")
+    save(fig, "question_length.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(names, [r.answerable_pct for r in reports], label="answerable")
+    ax.bar(names, [100 - r.answerable_pct for r in reports], bottom=[r.answerable_pct for r in reports], label="unanswerable")
+    ax.set(ylabel="% of kept pairs", title="Answerable vs unanswerable")
+    ax.legend()
+    save(fig, "answerable.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, r in enumerate(reports):
+        ax.plot(list(FUNNEL), [r.funnel.get(k, 0) for k in FUNNEL], marker="o", label=r.name)
+    ax.set(ylabel="QA pairs", title="Yield funnel")
+    ax.legend()
+    save(fig, "funnel.png")
+    return files
+
+
+def _table(reports: list[ConfigReport]) -> str:
+    lines = [
+        "| config | pairs | answerable | mean overlap | zero-overlap | question words | duplicates | tokens / kept pair |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in reports:
+        tokens = f"{r.tokens_per_pair:.0f}" if r.tokens_per_pair is not None else "–"
+        lines.append(f"| `{r.name}` | {r.rows} | {r.answerable_pct:.1f}% | {r.mean_overlap:.3f} | {r.zero_overlap_pct:.1f}% | "
+                     f"{r.mean_length:.1f} | {r.duplicate_pct:.1f}% | {tokens} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _funnel_table(reports: list[ConfigReport]) -> str:
+    lines = ["| config | " + " | ".join(FUNNEL) + " | drops |", "|---|" + "---:|" * len(FUNNEL) + "---|"]
+    for r in reports:
+        drops = ", ".join(f"{k} {v}" for k, v in sorted(r.drops.items())) or "none"
+        lines.append(f"| `{r.name}` | " + " | ".join(str(r.funnel.get(k, 0)) for k in FUNNEL) + f" | {drops} |")
+    return "\n".join(lines)
+
+
+def build_report(out: str | Path, *, experiments: list[Path] | None = None) -> Path:
+    """Write `<out>/report/report.md` and plots, and refresh the card with the headline table."""
+    from clinqa_synth.dataset.card import write_card
+
+    folder = DatasetFolder(out)
+    generations = folder.configs()
+    if not generations:
+        raise ClinqaError(f"{out} holds no generated configs; run `clinqa-synth generate` first")
+    reports = [analyse_config(folder.root, name, generation) for name, generation in generations.items()]
+    report_dir = folder.root / "report"
+    report_dir.mkdir(exist_ok=True)
+    plots = _plots(reports, report_dir)
+    headline = _table(reports)
+    sections = ["# clinqa-synth report", "", "## Difficulty and yield per config", "", headline, "",
+                "Overlap: share of a question's content words (stopwords removed) found in its context. "
+                "Zero-overlap questions cannot be answered by string matching.", "", "## Yield funnel", "",
+                _funnel_table(reports), ""]  # fmt: skip
+    score_tables = []
+    for path in find_experiment_tables(folder.root, experiments):
+        from clinqa_synth.qa.experiment import markdown_table
+
+        data = json.loads(path.read_text())
+        table = {name: {m: tuple(v) for m, v in metrics.items()} for name, metrics in data.get("table", {}).items()}
+        score_tables.append(f"### {path.parent.name}\n\n" + markdown_table(table, data["config"]["seeds"]))
+    if score_tables:
+        sections += ["## QA scores (EM / F1 / RO, mean ± sd)", "", *score_tables]
+    sections += ["## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    (report_dir / "report.md").write_text("\n".join(sections) + "\n", encoding="utf-8")
+    card_table = headline + "\n\nPlots: " + ", ".join(f"[{p}](report/{p})" for p in plots) + " · full report: [report/report.md](report/report.md)"
+    if score_tables:
+        card_table += "\n\n" + "\n".join(score_tables)
+    write_card(folder, report_table=card_table)
+    return report_dir / "report.md"

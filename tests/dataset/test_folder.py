@@ -1,0 +1,77 @@
+"""The dataset folder: atomic config swaps, crash recovery, stale-cache safety, foreign folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import datasets
+import pytest
+
+from clinqa_synth.dataset.card import write_card
+from clinqa_synth.dataset.folder import DatasetFolder, OutputError, split_for
+from clinqa_synth.methods import load_method
+from clinqa_synth.pipeline.api import RunSummary, generation_record
+from clinqa_synth.pipeline.records import make_record
+from clinqa_synth.pipeline.spans import Span
+
+LLM = {"endpoint_kind": "test", "model": "m", "structured_output": "none", "allow_remote_endpoint": False}
+
+
+def write_config(root: Path, config: str, questions: list[str], *, crash_before_commit: bool = False) -> None:
+    folder = DatasetFolder(root)
+    stage = folder.stage(config)
+    stage.add([make_record(method=config, document_id=f"d{i}", title="t", section="report", context="abc def",
+                           question=q, span=Span(4, 7, "def", "exact"), model="m", prompt_version="v")
+               for i, q in enumerate(questions)], "train")  # fmt: skip
+    if crash_before_commit:
+        return  # the process "dies" here: staging folder left behind
+    stage.commit(generation_record(load_method("direct"), RunSummary(config), LLM, {}, False, "other", 0.0, None))
+    write_card(folder)
+
+
+def test_regenerated_config_is_not_served_stale_by_the_datasets_cache(tmp_path: Path) -> None:
+    write_config(tmp_path / "out", "direct", ["first?"])
+    assert datasets.load_dataset(str(tmp_path / "out"), "direct")["train"]["question"] == ["first?"]
+    write_config(tmp_path / "out", "direct", ["second?"])
+    assert datasets.load_dataset(str(tmp_path / "out"), "direct")["train"]["question"] == ["second?"]
+
+
+def test_a_crash_before_commit_leaves_the_previous_config_loadable(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_config(out, "direct", ["kept?"])
+    write_config(out, "direct", ["half written?"], crash_before_commit=True)
+    assert list(out.glob(".staging-*"))
+    assert datasets.load_dataset(str(out), "direct")["train"]["question"] == ["kept?"]
+    DatasetFolder(out)  # the next run cleans the abandoned staging folder
+    assert not list(out.glob(".staging-*"))
+
+
+def test_interrupted_swap_is_repaired(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_config(out, "direct", ["kept?"])
+    os.replace(out / "direct", out / ".old-direct-1234abcd")  # killed between the two renames
+    DatasetFolder(out)
+    assert datasets.load_dataset(str(out), "direct")["train"]["question"] == ["kept?"]
+
+
+def test_second_config_is_added_beside_the_first(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_config(out, "direct", ["a?"])
+    write_config(out, "nooverlap", ["b?"])
+    assert datasets.load_dataset(str(out), "direct")["train"]["question"] == ["a?"]
+    assert datasets.load_dataset(str(out), "nooverlap")["train"]["question"] == ["b?"]
+
+
+def test_foreign_folder_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="not a clinqa-synth dataset"):
+        DatasetFolder(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_validation_split_is_by_document_and_stable() -> None:
+    splits = {split_for(f"doc{i}", 0.3) for i in range(200)}
+    assert splits == {"train", "validation"}
+    assert split_for("doc7#1", 0.3) == split_for("doc7#2", 0.3) == split_for("doc7", 0.3)
+    assert split_for("doc7", 0.0) == "train"
