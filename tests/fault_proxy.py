@@ -25,11 +25,18 @@ FAULTS = (
 class FaultProxy:
     """`with FaultProxy(upstream) as proxy:` → `proxy.url`, `proxy.faults.append("503")`, `proxy.chat_requests`."""
 
-    def __init__(self, upstream: str, *, slow_s: float = 3.0) -> None:
+    def __init__(self, upstream: str, *, slow_s: float = 3.0, memoize: bool = False) -> None:
         self.upstream = upstream.rstrip("/")
         self.faults: list[str] = []
         self.default_fault = "ok"
         self.get_status: int | None = None  # answer GET /v1/models with this status instead of forwarding
+        # (substring of the request body, fault): a persistent fault for matching requests (e.g. one document)
+        self.rules: list[tuple[str, str]] = []
+        # memoize=True: each distinct request reaches the real server once; repeats (retries after an injected
+        # fault, or a second run) get the server's real answer again, so the server's prompt sequence and KV
+        # cache state stay exactly those of a clean run (llama.cpp is not bit-reproducible across cache states).
+        self.memoize = memoize
+        self.memo: dict[bytes, tuple[int, bytes]] = {}
         self.chat_requests = 0
         self.forwarded = 0
         self.slow_s = slow_s
@@ -62,7 +69,9 @@ class FaultProxy:
                 body = self.rfile.read(length)
                 proxy.chat_requests += 1
                 proxy.seen_headers.append(dict(self.headers))
-                fault = proxy.faults.pop(0) if proxy.faults else proxy.default_fault
+                text = body.decode("utf-8", "replace")
+                ruled = next((f for needle, f in proxy.rules if needle in text), None)
+                fault = ruled or (proxy.faults.pop(0) if proxy.faults else proxy.default_fault)
                 error = {"error": {"message": f"injected {fault}", "type": "injected"}}
                 if fault in ("503", "500", "502"):
                     return self._send(int(fault), json.dumps(error).encode())
@@ -84,12 +93,18 @@ class FaultProxy:
                     return None
                 if fault == "slow":
                     time.sleep(proxy.slow_s)
-                upstream = httpx.post(
-                    proxy.upstream + self.path, content=body, headers={"Content-Type": "application/json"}, timeout=600
-                )
-                proxy.forwarded += 1
-                payload = upstream.content
-                if upstream.status_code == 200 and fault != "ok":
+                if proxy.memoize and body in proxy.memo:
+                    status, payload = proxy.memo[body]
+                else:
+                    upstream = httpx.post(
+                        proxy.upstream + self.path, content=body, headers={"Content-Type": "application/json"},
+                        timeout=600,
+                    )  # fmt: skip
+                    proxy.forwarded += 1
+                    status, payload = upstream.status_code, upstream.content
+                    if proxy.memoize and status == 200:
+                        proxy.memo[body] = (status, payload)
+                if status == 200 and fault != "ok":
                     data = json.loads(payload)
                     if fault == "truncated":
                         data["choices"][0]["finish_reason"] = "length"
@@ -101,7 +116,7 @@ class FaultProxy:
                     if fault == "malformed-json":
                         payload = payload[: len(payload) // 2]
                 try:
-                    self._send(upstream.status_code, payload)
+                    self._send(status, payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 return None

@@ -26,8 +26,9 @@ console = Console(stderr=True)
 def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags shared by every command that talks to an LLM."""
     group = parser.add_argument_group("LLM")
-    group.add_argument("--endpoint", help="base URL of an OpenAI-compatible server (TGI, vLLM, SGLang, llama.cpp, "
-                       "Ollama). Without it the embedded llama.cpp server is started on 127.0.0.1.")
+    group.add_argument("--endpoint", action="append", help="base URL of an OpenAI-compatible server (TGI, vLLM, "
+                       "SGLang, llama.cpp, Ollama); repeat it for several servers of the same model (least-loaded "
+                       "dispatch). Without it the embedded llama.cpp server is started on 127.0.0.1.")
     group.add_argument("--model", help="embedded server: packaged model name (default, small), PATH.gguf or "
                        "ORG/REPO/FILE.gguf; with --endpoint: the served model name")
     group.add_argument("--api-key", help="token for the endpoint (default: $CLINQA_SYNTH_API_KEY, $OPENAI_API_KEY, "
@@ -55,8 +56,9 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
 def llm_settings(args: argparse.Namespace) -> Any:
     from clinqa_synth.llm.session import LLMSettings
 
+    endpoints = [url for value in (args.endpoint or []) for url in value.split(",") if url.strip()]
     return LLMSettings(
-        endpoint=args.endpoint,
+        endpoint=endpoints[0] if len(endpoints) == 1 else (endpoints or None),
         model=args.model,
         api_key=args.api_key,
         concurrency=args.concurrency,
@@ -280,6 +282,16 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Join shard folders (from --shard i/n runs) into one dataset folder with a recomputed card."""
+    from clinqa_synth.dataset.merge import merge_shards
+
+    merged = merge_shards(args.out, args.shards)
+    for config, counts in merged.items():
+        console.print(f"[green]merged[/green] {config}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -369,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--token", help="HF token (default: HF_TOKEN / your login); never written anywhere")
     push.add_argument("--dry-run", action="store_true", help="only show what would be uploaded")
     push.set_defaults(func=cmd_push)
+
+    merge = sub.add_parser("merge", help="join shard folders (generate --shard i/n) into one dataset folder")
+    merge.add_argument("out", type=Path)
+    merge.add_argument("shards", type=Path, nargs="+")
+    merge.set_defaults(func=cmd_merge)
 
     for register in _EXTRA_COMMANDS:
         register(sub)

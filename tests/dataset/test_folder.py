@@ -8,27 +8,9 @@ from pathlib import Path
 import datasets
 import pytest
 
-from clinqa_synth.dataset.card import write_card
+from tests_support import write_config
+
 from clinqa_synth.dataset.folder import DatasetFolder, OutputError, split_for
-from clinqa_synth.methods import load_method
-from clinqa_synth.pipeline.api import RunSummary, generation_record
-from clinqa_synth.pipeline.records import make_record
-from clinqa_synth.pipeline.spans import Span
-
-LLM = {"endpoint_kind": "test", "model": "m", "structured_output": "none", "allow_remote_endpoint": False}
-
-
-def write_config(root: Path, config: str, questions: list[str], *, crash_before_commit: bool = False) -> None:
-    folder = DatasetFolder(root)
-    stage = folder.stage(config)
-    stage.add([make_record(method=config, document_id=f"d{i}", title="t", section="report", context="abc def",
-                           question=q, span=Span(4, 7, "def", "exact"), model="m", prompt_version="v")
-               for i, q in enumerate(questions)], "train")  # fmt: skip
-    if crash_before_commit:
-        return  # the process "dies" here: staging folder left behind
-    stage.commit(generation_record(load_method("direct"), RunSummary(config), LLM, {}, False, "other", 0.0, None))
-    write_card(folder)
-
 
 def test_regenerated_config_is_not_served_stale_by_the_datasets_cache(tmp_path: Path) -> None:
     write_config(tmp_path / "out", "direct", ["first?"])

@@ -9,6 +9,7 @@ user-only (0600) inside a user-only directory.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import os
@@ -26,6 +27,11 @@ from clinqa_synth.llm.protocol import ChatClient, Completion, LLMError, Message,
 CACHE_ENV_VAR = "CLINQA_SYNTH_CACHE"
 CACHE_FILE = "completions.sqlite3"
 SCHEMA_VERSION = 1
+
+
+# What a cached call belongs to (e.g. "doc-17/answers/impression"), set by the pipeline driver; stored beside
+# the completion so a user (or a test) can see which document's work is already done.
+CALL_TAG: contextvars.ContextVar[str] = contextvars.ContextVar("clinqa_synth_call_tag", default="")
 
 
 class CacheCorruptError(LLMError):
@@ -74,6 +80,9 @@ class CompletionCache:
                 "finish_reason TEXT NOT NULL, prompt_tokens INTEGER, completion_tokens INTEGER, model TEXT, "
                 "created REAL, checksum TEXT NOT NULL)"
             )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(completions)")}
+            if "tag" not in columns:
+                self._db.execute("ALTER TABLE completions ADD COLUMN tag TEXT")
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
@@ -106,9 +115,10 @@ class CompletionCache:
             cached=True,
         )
 
-    def put(self, key: str, completion: Completion) -> None:
+    def put(self, key: str, completion: Completion, tag: str = "") -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO completions VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO completions (key, text, finish_reason, prompt_tokens, completion_tokens, model, "
+            "created, checksum, tag) VALUES (?,?,?,?,?,?,?,?,?)",
             (
                 key,
                 completion.text,
@@ -118,8 +128,13 @@ class CompletionCache:
                 completion.model,
                 time.time(),
                 self._checksum(completion.text, completion.finish_reason),
+                tag,
             ),
         )
+
+    def tags(self) -> dict[str, str]:
+        """Cache key → tag, for every stored completion."""
+        return {key: tag or "" for key, tag in self._db.execute("SELECT key, tag FROM completions")}
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM completions").fetchone()[0])
@@ -182,5 +197,5 @@ class CachedChat:
                 return hit
         completion = await self.inner.chat(messages, **params)
         if self.cache is not None:
-            self.cache.put(key, completion)
+            self.cache.put(key, completion, CALL_TAG.get())
         return completion

@@ -15,6 +15,7 @@ from clinqa_synth.llm.accounting import Accounting
 from clinqa_synth.llm.cache import CachedChat, CompletionCache, default_cache_dir
 from clinqa_synth.llm.endpoint import DEFAULT_CONCURRENCY, EndpointChat
 from clinqa_synth.llm.models import resolve_model
+from clinqa_synth.llm.pool import EndpointPool
 from clinqa_synth.llm.retry import RetryPolicy
 from clinqa_synth.llm.server import EmbeddedServer
 
@@ -23,7 +24,7 @@ from clinqa_synth.llm.server import EmbeddedServer
 class LLMSettings:
     """Everything a user can say about which LLM to use and how."""
 
-    endpoint: str | None = None
+    endpoint: str | list[str] | None = None  # several URLs serving the same model form a pool
     model: str | None = None  # GGUF spec for the embedded server; served model name for an endpoint
     api_key: str | None = None
     concurrency: int | None = None
@@ -45,7 +46,7 @@ class LLMSession:
     """What an open LLM gives the pipeline: the chat client plus facts for the run summary and card."""
 
     chat: CachedChat
-    endpoint: EndpointChat
+    endpoint: EndpointChat | EndpointPool
     accounting: Accounting
     endpoint_kind: str
     model_id: str
@@ -68,11 +69,11 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
     accounting = Accounting()
     server: EmbeddedServer | None = None
     try:
-        if settings.endpoint:
-            base_url = settings.endpoint
+        urls = [settings.endpoint] if isinstance(settings.endpoint, str) else list(settings.endpoint or [])
+        if urls:
             served_name = settings.model
             structured = "none" if settings.structured == "auto" else settings.structured
-            kind = "external OpenAI-compatible endpoint"
+            kind = "external OpenAI-compatible endpoint" + (f" pool of {len(urls)}" if len(urls) > 1 else "")
             concurrency = settings.concurrency or DEFAULT_CONCURRENCY
         else:
             model_path = resolve_model(settings.model)
@@ -80,25 +81,36 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
             server = EmbeddedServer(
                 model_path, runtime=settings.runtime, n_ctx=settings.n_ctx, parallel=settings.parallel, log_path=log
             )
-            base_url = server.start()
+            urls = [server.start()]
             served_name = None
             structured = server.runtime if settings.structured == "auto" else settings.structured
             kind = f"embedded {server.runtime}"
             # llama-cpp-python serves one request at a time; more in flight only queue (and break prefix reuse).
             concurrency = settings.concurrency or (settings.parallel if server.runtime == "llama-server" else 1)
-        endpoint = EndpointChat(
-            base_url,
-            model=served_name,
-            api_key=settings.api_key if settings.endpoint else "local",
-            concurrency=concurrency,
-            timeout_s=settings.timeout_s,
-            retry=RetryPolicy(max_retries=settings.max_retries),
-            structured=structured,
-            allow_remote=settings.allow_remote_endpoint,
-            accounting=accounting,
-            model_id=f"{server.model_path.stem}:{server.model_path.stat().st_size}" if server else None,
-        )
-        endpoint.preflight()
+        endpoints = [
+            EndpointChat(
+                url,
+                model=served_name,
+                api_key=settings.api_key if settings.endpoint else "local",
+                concurrency=concurrency,
+                timeout_s=settings.timeout_s,
+                # in a pool a failing endpoint is rested and the request moves on, so retry less on each
+                retry=RetryPolicy(max_retries=settings.max_retries if len(urls) == 1 else min(settings.max_retries, 1)),
+                structured=structured,
+                allow_remote=settings.allow_remote_endpoint,
+                accounting=accounting,
+                model_id=f"{server.model_path.stem}:{server.model_path.stat().st_size}" if server else None,
+            )
+            for url in urls
+        ]
+        for endpoint_chat in endpoints:
+            endpoint_chat.preflight()
+        models = {e.model_id for e in endpoints}
+        if len(models) > 1:
+            from clinqa_synth.llm.protocol import FatalLLMError
+
+            raise FatalLLMError(f"the endpoints serve different models ({', '.join(sorted(models))}); a pool needs one model")
+        endpoint: EndpointChat | EndpointPool = endpoints[0] if len(endpoints) == 1 else EndpointPool(endpoints)
         cache = CompletionCache(settings.cache_dir) if settings.use_cache else None
         chat = CachedChat(endpoint, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting)
         yield LLMSession(

@@ -40,6 +40,7 @@ class RunSummary:
     failed: Counter = field(default_factory=Counter)
     funnel: Counter = field(default_factory=Counter)
     drops: Counter = field(default_factory=Counter)
+    placements: Counter = field(default_factory=Counter)
     answerable: int = 0
     unanswerable: int = 0
     splits: dict[str, int] = field(default_factory=dict)
@@ -52,9 +53,11 @@ class RunSummary:
         self.documents += 1
         if result.error:
             self.failed[result.error.split(":", 1)[0]] += 1
-            self.failures.append((result.document_id, result.error[:300]))
+            if len(self.failures) < 1000:  # bounded: a 100k-document run must not grow this without limit
+                self.failures.append((result.document_id, result.error[:300]))
         self.funnel.update(result.funnel)
         self.drops.update(result.drops)
+        self.placements.update(result.placements)
         for record in result.records:
             if record["is_impossible"]:
                 self.unanswerable += 1
@@ -251,6 +254,7 @@ def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, 
                       "failed_ids": summary.failures[:200]},  # fmt: skip
         "funnel": {step: summary.funnel.get(step, 0) for step in ("asked", "parsed", "answered", "placed", "kept")},
         "drops": dict(summary.drops),
+        "placement": dict(summary.placements),
         "answerable": summary.answerable,
         "unanswerable": summary.unanswerable,
         "llm_usage": summary.llm_usage,

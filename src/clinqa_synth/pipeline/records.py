@@ -15,7 +15,7 @@ from clinqa_synth.pipeline.spans import Span
 
 RECORD_COLUMNS = (
     "id", "title", "context", "question", "answers", "document_id", "section", "method", "is_impossible", "match",
-    "question_context_overlap", "model", "prompt_version",
+    "question_context_overlap", "model_answer", "model", "prompt_version",
 )  # fmt: skip
 
 
@@ -35,8 +35,13 @@ def make_record(
     span: Span | None,
     model: str,
     prompt_version: str,
+    model_answer: str = "",
 ) -> dict[str, Any]:
-    """One SQuAD v2 row; `span=None` means the model judged the question unanswerable from this section."""
+    """One SQuAD v2 row; `span=None` means the model judged the question unanswerable from this section.
+
+    `model_answer` keeps the answer exactly as the model wrote it, so normalised and fuzzy placements
+    can be audited against the span that was kept.
+    """
     if span is not None and context[span.start : span.end] != span.text:
         raise AssertionError("span does not match its context")  # guarded by align_answer; never silently wrong
     return {
@@ -51,6 +56,7 @@ def make_record(
         "is_impossible": span is None,
         "match": span.match if span else "unanswerable",
         "question_context_overlap": round(question_context_overlap(question, context), 4),
+        "model_answer": model_answer,
         "model": model,
         "prompt_version": prompt_version,
     }

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clinqa_synth.documents.model import Document
+from clinqa_synth.llm.cache import CALL_TAG
 from clinqa_synth.llm.protocol import ChatClient, Completion
 from clinqa_synth.methods import MethodConfig
 from clinqa_synth.pipeline.parsing import (
@@ -58,12 +59,15 @@ class DocumentResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     funnel: Counter = field(default_factory=Counter)
     drops: Counter = field(default_factory=Counter)
+    placements: Counter = field(default_factory=Counter)  # how placed answers matched: exact/normalized/fuzzy/unanswerable
     error: str | None = None
     summary: dict[str, list[str]] | None = None
 
 
 async def _ask(chat: ChatClient, prompt: str, method: MethodConfig, *, temperature: float, seed: int,
-               response_format: dict[str, Any] | None = None) -> Completion:  # fmt: skip
+               response_format: dict[str, Any] | None = None, tag: str = "") -> Completion:  # fmt: skip
+    if tag:
+        CALL_TAG.set(tag)
     return await chat.chat(
         [{"role": "user", "content": prompt}],
         temperature=temperature,
@@ -81,7 +85,7 @@ async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, me
     for attempt in range(FORMAT_RETRIES + 1):
         completion = await _ask(
             chat, prompt, method, temperature=method.temperature if attempt == 0 else 0.3,
-            seed=method.seed + attempt, response_format=prompts.schema,
+            seed=method.seed + attempt, response_format=prompts.schema, tag=f"{document.id}/summary",
         )  # fmt: skip
         try:
             return parse_summary(completion.text, prompts.schema)
@@ -91,7 +95,7 @@ async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, me
 
 
 async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, prompts: PromptSet,
-                        method: MethodConfig, num_questions: int, temperature: float) -> list[str]:  # fmt: skip
+                        method: MethodConfig, num_questions: int, temperature: float, tag: str = "") -> list[str]:  # fmt: skip
     prefixes = [method.prefixes[i % len(method.prefixes)] for i in range(num_questions)] if method.prefixes else []
     prompt = prompts.render(
         "questions", source_text=source_text, from_summary=from_summary, num_questions=num_questions,
@@ -100,7 +104,7 @@ async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, 
     for attempt in range(FORMAT_RETRIES + 1):
         completion = await _ask(
             chat, prompt, method, temperature=temperature if attempt == 0 else max(temperature, 0.3),
-            seed=method.seed + attempt,
+            seed=method.seed + attempt, tag=tag,
         )  # fmt: skip
         questions = parse_questions(completion.text, limit=num_questions)
         if questions:
@@ -127,7 +131,8 @@ async def process_document(
         else:
             source_text = document.text
         questions = await ask_questions(
-            chat, source_text, method.summarize, prompts, method, defaults.num_questions, question_temperature
+            chat, source_text, method.summarize, prompts, method, defaults.num_questions, question_temperature,
+            tag=f"{document.id}/questions",
         )
     except DocumentFailed as exc:
         result.error = str(exc)
@@ -141,7 +146,7 @@ async def process_document(
         for attempt in range(FORMAT_RETRIES + 1):
             completion = await _ask(
                 chat, prompt, method, temperature=0.0 if attempt == 0 else 0.3, seed=method.seed + attempt,
-                response_format=ANSWER_SCHEMA,
+                response_format=ANSWER_SCHEMA, tag=f"{document.id}/answers/{section.name}",
             )  # fmt: skip
             answers = parse_answers(completion.text, len(questions))
             if answers:
@@ -162,11 +167,12 @@ async def process_document(
                     result.drops["unplaceable"] += 1
                     continue
             result.funnel["placed"] += 1
+            result.placements[span.match if span else "unanswerable"] += 1
             candidates.append(
                 make_record(
                     method=method.name, document_id=document.id, title=document.title, section=section.name,
                     context=section.text, question=question, span=span, model=model_id,
-                    prompt_version=prompts.version,
+                    prompt_version=prompts.version, model_answer=answer,
                 )  # fmt: skip
             )
         kept = select(candidates, defaults.keep, method.selection)

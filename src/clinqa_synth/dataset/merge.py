@@ -1,0 +1,75 @@
+"""Joining the folders of sharded runs (`generate --shard i/n` on many machines) into one dataset folder.
+
+Shards hold disjoint documents, so rows are concatenated as they are; a document found in two
+shards means the shards overlap (e.g. different n) and is an error. Run statistics are summed
+and the card is recomputed from the merged files.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from clinqa_synth.dataset.card import write_card
+from clinqa_synth.dataset.folder import DatasetFolder, OutputError
+
+SUMMED = ("funnel", "drops", "llm_usage")
+
+
+def _combine(generations: list[dict[str, Any]]) -> dict[str, Any]:
+    merged = dict(generations[0])
+    for key in SUMMED:
+        total: Counter = Counter()
+        for g in generations:
+            total.update({k: v for k, v in g.get(key, {}).items() if isinstance(v, (int, float))})
+        merged[key] = dict(total)
+    merged["documents"] = {
+        "total": sum(g["documents"]["total"] for g in generations),
+        "failed": sum(g["documents"]["failed"] for g in generations),
+        "failures": dict(sum((Counter(g["documents"].get("failures", {})) for g in generations), Counter())),
+        "failed_ids": [x for g in generations for x in g["documents"].get("failed_ids", [])][:200],
+    }
+    for key in ("answerable", "unanswerable"):
+        merged[key] = sum(g.get(key, 0) for g in generations)
+    merged["wall_s"] = max(g.get("wall_s", 0) for g in generations)
+    merged["credentialed"] = any(g.get("credentialed") for g in generations)
+    merged["shard"] = None
+    merged["merged_from"] = len(generations)
+    return merged
+
+
+def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[str, int]]:
+    """Merge every config found in `shards` into `out`; returns config → rows per split."""
+    folders = [DatasetFolder(s) for s in shards]
+    configs = sorted({name for folder in folders for name in folder.configs()})
+    if not configs:
+        raise OutputError("the shard folders hold no generated configs")
+    target = DatasetFolder(out)
+    result: dict[str, dict[str, int]] = {}
+    for config in configs:
+        parts = [(f, f.configs()[config]) for f in folders if config in f.configs()]
+        stage = target.stage(config)
+        seen_documents: dict[str, Path] = {}
+        try:
+            for folder, _ in parts:
+                for split, files in folder.data_files(config).items():
+                    for relative in files:
+                        rows = pq.read_table(folder.root / relative).to_pylist()
+                        for row in rows:
+                            owner = seen_documents.setdefault(row["document_id"], folder.root)
+                            if owner != folder.root:
+                                raise OutputError(
+                                    f"document {row['document_id']!r} is in both {owner} and {folder.root}: the shards "
+                                    "overlap. Merge only the folders of one `--shard i/n` series."
+                                )
+                        stage.add(rows, split)
+            stage.commit(_combine([g for _, g in parts]))
+        except BaseException:
+            stage.abort()
+            raise
+        result[config] = dict(stage.counts)
+    write_card(target)
+    return result

@@ -1,0 +1,185 @@
+"""Reliability on the real llama.cpp server: injected faults, persistent failures, kill -9, Ctrl-C, secrets.
+
+Faults come from a proxy that speaks the OpenAI wire protocol in front of the real server
+(tests/fault_proxy.py). kill -9 and Ctrl-C hit a real `clinqa-synth generate` process with its own
+embedded server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import pytest
+from conftest import FIXTURES
+from tests_support import FaultProxy
+
+from clinqa_synth.cli import main, samples_dir
+
+pytestmark = pytest.mark.llm
+DOCS = ("synthetic-chest-xray-002.txt", "synthetic-mri-knee-004.txt")
+
+
+@pytest.fixture()
+def notes(tmp_path: Path) -> Path:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for name in DOCS:
+        shutil.copy(samples_dir("radiology") / name, folder / name)
+    return folder
+
+
+def gen_args(notes: Path, out: Path, cache: Path, endpoint: str, *extra: str) -> list[str]:
+    return ["generate", "--input", str(notes), "--config", "direct", "--out", str(out), "--quiet",
+            "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(cache), "--endpoint", endpoint,
+            "--structured", "llama-cpp-python", "--max-retries", "4", *extra]  # fmt: skip
+
+
+def rows(out: Path, config: str = "direct") -> list[dict]:
+    return datasets.load_dataset(str(out), config, split="train").to_list()
+
+
+def generation(out: Path, config: str = "direct") -> dict:
+    return json.loads((out / config / "generation.json").read_text())
+
+
+def test_transient_faults_leave_the_result_unchanged(llm_server, notes, tmp_path) -> None:
+    with FaultProxy(llm_server.base_url, memoize=True) as proxy:
+        assert main(gen_args(notes, tmp_path / "clean", tmp_path / "c1", proxy.url)) == 0
+        clean_calls = proxy.chat_requests
+        faults = ["503", "429-retry-after", "reset", "truncated", "malformed-json", "empty-content", "500", "502",
+                  "429", "slow"]  # fmt: skip
+        proxy.slow_s = 0.5
+        schedule = []
+        for fault in faults:
+            schedule += [fault, "ok"]
+        proxy.faults.extend(schedule)
+        proxy.chat_requests = 0
+        assert main(gen_args(notes, tmp_path / "faulty", tmp_path / "c2", proxy.url)) == 0
+        assert not proxy.faults, "every scheduled fault was served"
+        assert proxy.chat_requests >= clean_calls + len(faults) - 1
+    assert rows(tmp_path / "faulty") == rows(tmp_path / "clean")
+    usage = generation(tmp_path / "faulty")["llm_usage"]
+    assert usage["retries"] >= len(faults) - 1 and generation(tmp_path / "faulty")["documents"]["failed"] == 0
+
+
+@pytest.mark.parametrize("fault,reason", [("503", "TransientLLMError"), ("wrong-format", "no_questions")])
+def test_persistent_fault_fails_only_the_affected_document(llm_server, notes, tmp_path, capsys, fault, reason) -> None:
+    needle = "Twisting injury"  # only in the knee report
+    with FaultProxy(llm_server.base_url, memoize=True) as proxy:
+        proxy.rules.append((needle, fault))
+        args = gen_args(notes, tmp_path / "out", tmp_path / "cache", proxy.url, "--max-retries", "1")
+        assert main(args) == 0
+        record = generation(tmp_path / "out")
+        assert record["documents"]["failed"] == 1 and list(record["documents"]["failures"]) == [reason]
+        assert record["documents"]["failed_ids"][0][0] == "synthetic-mri-knee-004"
+        assert {r["document_id"] for r in rows(tmp_path / "out")} == {"synthetic-chest-xray-002"}
+        assert reason in (tmp_path / "out" / "README.md").read_text()
+        assert main(args[:-2] + ["--max-retries", "1", "--fail-fast", "--out", str(tmp_path / "ff")]) == 2
+        assert "--fail-fast" in capsys.readouterr().err
+        assert not (tmp_path / "ff" / "direct").exists()
+
+
+def test_secrets_never_reach_files(llm_server, notes, tmp_path) -> None:
+    token = "hf_" + "S3cretT0kenValue" * 2
+    host = llm_server.base_url.split("://", 1)[1]
+    endpoint = f"http://alice:pa55w0rdXYZ@{host}"
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert main(gen_args(notes, out, cache, endpoint, "--api-key", token)) == 0
+    assert main(["report", str(out)]) == 0
+    for path in [p for p in tmp_path.rglob("*") if p.is_file()]:
+        data = path.read_bytes()
+        for secret in (token.encode(), b"pa55w0rdXYZ", b"alice:"):
+            assert secret not in data, f"{secret!r} found in {path}"
+    assert oct((cache / "completions.sqlite3").stat().st_mode & 0o777) == "0o600"
+    assert oct(cache.stat().st_mode & 0o777) == "0o700"
+
+
+def _server_processes(marker: str) -> list[int]:
+    result = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    return [int(p) for p in result.stdout.split()]
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "clinqa_synth.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+
+
+def _tags(cache: Path) -> dict[str, str]:
+    with sqlite3.connect(cache / "completions.sqlite3") as db:
+        return dict(db.execute("SELECT key, tag FROM completions"))
+
+
+def test_kill_minus_9_then_rerun_loses_nothing(small_model_path, notes, tmp_path) -> None:
+    """kill -9 at several points; the re-run finishes with no lost document and no duplicate row, documents
+    finished before the first kill are identical to an uninterrupted run, no partial config ever loads and
+    no orphan server survives (PR_SET_PDEATHSIG)."""
+    n_ctx = "4099"  # unique server argument to find this test's llama.cpp processes
+    marker = f"--n_ctx {n_ctx}"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def args(out: Path, cache: Path) -> list[str]:
+        return ["generate", "--input", str(notes), "--config", "direct", "--out", str(out), "--quiet", "--model",
+                "small", "--n-ctx", n_ctx, "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(cache)]  # fmt: skip
+
+    reference = _cli(args(tmp_path / "ref", tmp_path / "ref-cache"), env)
+    assert reference.wait(timeout=600) == 0, reference.stderr.read().decode()[-2000:]
+    reference_tags = _tags(tmp_path / "ref-cache")
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    finished_before_first_kill: set[str] | None = None
+    for kill_after_calls in (2, 4):
+        process = _cli(args(out, cache), env)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            if (cache / "completions.sqlite3").exists() and len(_tags(cache)) >= kill_after_calls:
+                break
+            time.sleep(0.2)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        time.sleep(1.0)
+        assert _server_processes(marker) == [], "the embedded server outlived its killed parent"
+        assert not (out / "direct").exists() or (out / "direct" / "generation.json").exists()
+        if finished_before_first_kill is None:
+            done = set(_tags(cache))
+            per_doc: dict[str, set[str]] = {}
+            for key, tag in reference_tags.items():
+                per_doc.setdefault(tag.split("/", 1)[0], set()).add(key)
+            finished_before_first_kill = {doc for doc, keys in per_doc.items() if keys <= done}
+    final = _cli(args(out, cache), env)
+    assert final.wait(timeout=600) == 0, final.stderr.read().decode()[-2000:]
+    got, expected = rows(out), rows(tmp_path / "ref")
+    assert len({r["id"] for r in got}) == len(got), "duplicate rows"
+    assert generation(out)["documents"] == {**generation(out)["documents"], "total": len(DOCS), "failed": 0}
+    assert {r["document_id"] for r in got} == {r["document_id"] for r in expected}
+    for doc in finished_before_first_kill:
+        assert [r for r in got if r["document_id"] == doc] == [r for r in expected if r["document_id"] == doc]
+    # and the finished dataset is exactly reproducible from the cache
+    again = _cli(args(tmp_path / "again", cache), env)
+    assert again.wait(timeout=300) == 0
+    assert rows(tmp_path / "again") == got
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_work(small_model_path, notes, tmp_path) -> None:
+    n_ctx = "4101"
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    args = ["generate", "--input", str(notes), "--config", "direct", "--out", str(out), "--quiet", "--model", "small",
+            "--n-ctx", n_ctx, "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(cache)]  # fmt: skip
+    process = _cli(args, {**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not ((cache / "completions.sqlite3").exists() and _tags(cache)):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    assert "interrupted" in process.stderr.read().decode()
+    assert _server_processes(f"--n_ctx {n_ctx}") == []
+    assert len(_tags(cache)) >= 1, "finished calls are kept in the cache"
+    assert not (out / "direct").exists() and not list(out.glob(".staging-*"))
