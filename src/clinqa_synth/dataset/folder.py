@@ -129,19 +129,31 @@ class ConfigStage:
         self.features = qa_features()
         self.schema = self.features.arrow_schema
         self._writers: dict[str, pq.ParquetWriter] = {}
+        self._buffers: dict[str, list[dict[str, Any]]] = {}
         self.counts: dict[str, int] = {}
 
+    ROW_GROUP_ROWS = 5000  # one row group per few thousand rows: bounded memory, few row groups to read back
+
     def add(self, records: Iterable[dict[str, Any]], split: str) -> None:
-        rows = list(records)
+        buffer = self._buffers.setdefault(split, [])
+        before = len(buffer)
+        buffer.extend(records)
+        self.counts[split] = self.counts.get(split, 0) + len(buffer) - before
+        if len(buffer) >= self.ROW_GROUP_ROWS:
+            self._flush(split)
+
+    def _flush(self, split: str) -> None:
+        rows = self._buffers.get(split)
         if not rows:
             return
         if split not in self._writers:
             self._writers[split] = pq.ParquetWriter(self.dir / f"{split}-00000-of-00001.parquet", self.schema)
-        table = pa.Table.from_pylist(rows, schema=self.schema)
-        self._writers[split].write_table(table)
-        self.counts[split] = self.counts.get(split, 0) + len(rows)
+        self._writers[split].write_table(pa.Table.from_pylist(rows, schema=self.schema))
+        self._buffers[split] = []
 
     def commit(self, generation: dict[str, Any]) -> Path:
+        for split in list(self._buffers):
+            self._flush(split)
         for writer in self._writers.values():
             writer.close()
         if "train" not in self._writers:  # an empty config still loads, with zero rows

@@ -23,12 +23,12 @@ from typing import Literal
 
 import httpx2 as httpx
 
-from clinqa_synth.llm.protocol import LLMError
+from clinqa_synth.llm.protocol import FatalLLMError
 
 Runtime = Literal["llama-cpp-python", "llama-server"]
 
 
-class ServerStartError(LLMError):
+class ServerStartError(FatalLLMError):
     """The embedded server could not be started; the message names the missing piece."""
 
 

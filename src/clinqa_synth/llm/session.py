@@ -6,16 +6,18 @@ The CLI, the Python API and the tests all go through :func:`open_llm`, so the sa
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from clinqa_synth.llm.accounting import Accounting
 from clinqa_synth.llm.cache import CachedChat, CompletionCache, default_cache_dir
 from clinqa_synth.llm.endpoint import DEFAULT_CONCURRENCY, EndpointChat
 from clinqa_synth.llm.models import resolve_model
 from clinqa_synth.llm.pool import EndpointPool
+from clinqa_synth.llm.protocol import Completion, Message
 from clinqa_synth.llm.retry import RetryPolicy
 from clinqa_synth.llm.server import EmbeddedServer
 
@@ -46,7 +48,7 @@ class LLMSession:
     """What an open LLM gives the pipeline: the chat client plus facts for the run summary and card."""
 
     chat: CachedChat
-    endpoint: EndpointChat | EndpointPool
+    endpoint: "EndpointChat | EndpointPool | LazyEmbeddedChat"
     accounting: Accounting
     endpoint_kind: str
     model_id: str
@@ -63,6 +65,47 @@ class LLMSession:
         }
 
 
+class LazyEmbeddedChat:
+    """The embedded server's client, started on the first call that misses the cache.
+
+    A re-run of a finished config is then served entirely from the cache without loading the model
+    (seconds instead of the model's start-up). The cache key's model id comes from the GGUF file,
+    so it is known before the server runs.
+    """
+
+    def __init__(self, server: EmbeddedServer, *, concurrency: int, timeout_s: float, structured: str,
+                 retry: RetryPolicy, accounting: Accounting) -> None:  # fmt: skip
+        self.server = server
+        self.concurrency = concurrency
+        self.structured = structured
+        self.accounting = accounting
+        self._options = {"timeout_s": timeout_s, "retry": retry}
+        self._endpoint: EndpointChat | None = None
+        self._lock = asyncio.Lock()
+        self.model_id = f"{server.model_path.stem}:{server.model_path.stat().st_size}"
+
+    @property
+    def display_url(self) -> str:
+        return self.server.base_url
+
+    async def _ready(self) -> EndpointChat:
+        async with self._lock:
+            if self._endpoint is None:
+                await asyncio.to_thread(self.server.start)
+                self._endpoint = EndpointChat(
+                    self.server.base_url, api_key="local", concurrency=self.concurrency, structured=self.structured,
+                    accounting=self.accounting, model_id=self.model_id, **self._options,
+                )  # fmt: skip
+        return self._endpoint
+
+    async def chat(self, messages: list[Message], **params: Any) -> Completion:
+        return await (await self._ready()).chat(messages, **params)
+
+    async def aclose(self) -> None:
+        if self._endpoint is not None:
+            await self._endpoint.aclose()
+
+
 @contextlib.contextmanager
 def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLMSession]:
     """Start the embedded server when no endpoint is given, build the cached client, and clean up afterwards."""
@@ -70,36 +113,41 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
     server: EmbeddedServer | None = None
     try:
         urls = [settings.endpoint] if isinstance(settings.endpoint, str) else list(settings.endpoint or [])
-        if urls:
-            served_name = settings.model
-            structured = "none" if settings.structured == "auto" else settings.structured
-            kind = "external OpenAI-compatible endpoint" + (f" pool of {len(urls)}" if len(urls) > 1 else "")
-            concurrency = settings.concurrency or DEFAULT_CONCURRENCY
-        else:
+        if not urls:
             model_path = resolve_model(settings.model)
             log = settings.server_log or (settings.cache_dir or default_cache_dir()) / "embedded-server.log"
             server = EmbeddedServer(
                 model_path, runtime=settings.runtime, n_ctx=settings.n_ctx, parallel=settings.parallel, log_path=log
             )
-            urls = [server.start()]
-            served_name = None
             structured = server.runtime if settings.structured == "auto" else settings.structured
             kind = f"embedded {server.runtime}"
             # llama-cpp-python serves one request at a time; more in flight only queue (and break prefix reuse).
             concurrency = settings.concurrency or (settings.parallel if server.runtime == "llama-server" else 1)
+            lazy = LazyEmbeddedChat(
+                server, concurrency=concurrency, timeout_s=settings.timeout_s, structured=structured,
+                retry=RetryPolicy(max_retries=settings.max_retries), accounting=accounting,
+            )  # fmt: skip
+            cache = CompletionCache(settings.cache_dir) if settings.use_cache else None
+            chat = CachedChat(lazy, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting)
+            yield LLMSession(chat=chat, endpoint=lazy, accounting=accounting, endpoint_kind=kind,
+                             model_id=lazy.model_id, remote_allowed=False, server=server)  # fmt: skip
+            if cache is not None:
+                cache.close()
+            return
+        structured = "none" if settings.structured == "auto" else settings.structured
+        kind = "external OpenAI-compatible endpoint" + (f" pool of {len(urls)}" if len(urls) > 1 else "")
         endpoints = [
             EndpointChat(
                 url,
-                model=served_name,
-                api_key=settings.api_key if settings.endpoint else "local",
-                concurrency=concurrency,
+                model=settings.model,
+                api_key=settings.api_key,
+                concurrency=settings.concurrency or DEFAULT_CONCURRENCY,
                 timeout_s=settings.timeout_s,
                 # in a pool a failing endpoint is rested and the request moves on, so retry less on each
                 retry=RetryPolicy(max_retries=settings.max_retries if len(urls) == 1 else min(settings.max_retries, 1)),
                 structured=structured,
                 allow_remote=settings.allow_remote_endpoint,
                 accounting=accounting,
-                model_id=f"{server.model_path.stem}:{server.model_path.stat().st_size}" if server else None,
             )
             for url in urls
         ]
