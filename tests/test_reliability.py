@@ -57,18 +57,18 @@ def test_transient_faults_leave_the_result_unchanged(llm_server, notes, tmp_path
         clean_calls = proxy.chat_requests
         faults = ["503", "429-retry-after", "reset", "truncated", "malformed-json", "empty-content", "500", "502",
                   "429", "slow"]  # fmt: skip
-        proxy.slow_s = 0.5
+        proxy.slow_s = 3.0  # past the faulty run's --timeout 2 (memoized answers are instant)
         schedule = []
-        for fault in faults:
-            schedule += [fault, "ok"]
+        for first, second in zip(faults[0::2], faults[1::2]):
+            schedule += [first, second, "ok"]  # two faults, then the real answer, for five calls
         proxy.faults.extend(schedule)
         proxy.chat_requests = 0
-        assert main(gen_args(notes, tmp_path / "faulty", tmp_path / "c2", proxy.url)) == 0
+        assert main(gen_args(notes, tmp_path / "faulty", tmp_path / "c2", proxy.url, "--timeout", "2")) == 0
         assert not proxy.faults, "every scheduled fault was served"
-        assert proxy.chat_requests >= clean_calls + len(faults) - 1
+        assert proxy.chat_requests == clean_calls + len(faults)
     assert rows(tmp_path / "faulty") == rows(tmp_path / "clean")
     usage = generation(tmp_path / "faulty")["llm_usage"]
-    assert usage["retries"] >= len(faults) - 1 and generation(tmp_path / "faulty")["documents"]["failed"] == 0
+    assert usage["retries"] == len(faults) and generation(tmp_path / "faulty")["documents"]["failed"] == 0
 
 
 @pytest.mark.parametrize("fault,reason", [("503", "TransientLLMError"), ("wrong-format", "no_questions")])

@@ -41,6 +41,11 @@ def test_truncated_last_question_is_dropped_and_duplicates_removed() -> None:
     assert parse_questions(text) == ["Is the lung clear?", "What was imaged?"]
 
 
+def test_prose_refusal_is_not_a_question() -> None:
+    assert parse_questions("I am sorry, I cannot help with that.") == []
+    assert parse_questions("Here are some thoughts.\nIs the lung clear?") == ["Is the lung clear?"]
+
+
 def test_question_limit() -> None:
     text = "\n".join(f"{i}. Question number {i}?" for i in range(1, 15))
     assert len(parse_questions(text, limit=10)) == 10

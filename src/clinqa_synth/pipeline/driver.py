@@ -16,6 +16,7 @@ from typing import AsyncIterator, Callable, Iterable, Iterator
 
 from clinqa_synth.documents.model import Document
 from clinqa_synth.documents.sections import chunk_section
+from clinqa_synth.errors import ClinqaError
 from clinqa_synth.llm.protocol import ChatClient, ContextOverflowError, FatalLLMError, LLMError
 from clinqa_synth.methods import MethodConfig
 from clinqa_synth.pipeline.prompts import PromptSet
@@ -86,16 +87,15 @@ async def run_documents(
             return await process_document(
                 chat, document, method, prompts, question_temperature=temperature, model_id=model_id
             )
-        except ContextOverflowError as exc:
-            if options.fail_fast:
+        except FatalLLMError as exc:
+            if not isinstance(exc, ContextOverflowError):
                 raise
-            return DocumentResult(document.id, error=f"context_overflow: {exc}")
-        except FatalLLMError:
-            raise
+            error = f"context_overflow: {exc}"
         except LLMError as exc:
-            if options.fail_fast:
-                raise
-            return DocumentResult(document.id, error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+        if options.fail_fast:
+            raise ClinqaError(f"document {document.id} failed ({error}); stopping because of --fail-fast")
+        return DocumentResult(document.id, error=error)
 
     try:
         for index, document in enumerate(split_long_documents(documents, options.max_section_chars)):

@@ -60,6 +60,8 @@ def parse_questions(text: str, limit: int | None = None) -> list[str]:
             candidate = _clean_question(candidate)
             if not candidate:
                 continue
+            if not match and not candidate.endswith("?"):
+                continue  # free prose ("I am sorry, I cannot…") is not a question
             is_last = index == len(lines) - 1
             if is_last and not candidate.endswith("?") and len(questions) >= 1:
                 continue  # probably cut off mid-sentence
