@@ -27,29 +27,26 @@ logger = logging.getLogger("clinqa_synth.qa")
 
 
 def load_splits(data: DataTrainingArguments, training: Any) -> dict[str, datasets.Dataset]:
+    """train/validation/test as asked: a file wins over `--dataset_name` (the test split needs a file)."""
+    wanted = (
+        ("train", training.do_train, data.train_file, True, "--do_train needs --train_file or --dataset_name"),
+        ("validation", training.do_eval, data.validation_file, True,
+         "--do_eval needs --validation_file (a gold dev set) or a dataset with a validation split"),
+        ("test", training.do_predict, data.test_file, False, "--do_predict needs --test_file"),
+    )  # fmt: skip
+    limits = {"train": data.max_train_samples, "validation": data.max_eval_samples, "test": data.max_predict_samples}
     splits: dict[str, datasets.Dataset] = {}
-    if training.do_train:
-        if data.train_file:
-            splits["train"] = load_qa_file(data.train_file, normalize_whitespace=data.normalize_whitespace)
-        elif data.dataset_name:
-            splits["train"] = load_qa_dataset(data.dataset_name, data.dataset_config_name, "train")
+    for name, asked, file, from_dataset, missing in wanted:
+        if not asked:
+            continue
+        if file:
+            split = load_qa_file(file, normalize_whitespace=data.normalize_whitespace)
+        elif from_dataset and data.dataset_name:
+            split = load_qa_dataset(data.dataset_name, data.dataset_config_name, name)
         else:
-            raise ClinqaError("--do_train needs --train_file or --dataset_name")
-    if training.do_eval:
-        if data.validation_file:
-            splits["validation"] = load_qa_file(data.validation_file, normalize_whitespace=data.normalize_whitespace)
-        elif data.dataset_name:
-            splits["validation"] = load_qa_dataset(data.dataset_name, data.dataset_config_name, "validation")
-        else:
-            raise ClinqaError("--do_eval needs --validation_file (a gold dev set) or a dataset with a validation split")
-    if training.do_predict:
-        if not data.test_file:
-            raise ClinqaError("--do_predict needs --test_file")
-        splits["test"] = load_qa_file(data.test_file, normalize_whitespace=data.normalize_whitespace)
-    for name, limit in (("train", data.max_train_samples), ("validation", data.max_eval_samples),
-                        ("test", data.max_predict_samples)):  # fmt: skip
-        if name in splits and limit is not None:
-            splits[name] = splits[name].select(range(min(limit, len(splits[name]))))
+            raise ClinqaError(missing)
+        limit = limits[name]
+        splits[name] = split.select(range(min(limit, len(split)))) if limit is not None else split
     return splits
 
 
