@@ -47,9 +47,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Ask Linux to SIGTERM the child when the parent dies (even by kill -9)."""
+    """Ask Linux to SIGKILL the child when the parent dies (even by kill -9).
+
+    SIGKILL, not SIGTERM: uvicorn answers SIGTERM with a graceful shutdown that waits for the request
+    in flight, which can take minutes on a CPU; with the parent gone nobody wants that answer.
+    """
     with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def available_runtime(preferred: str = "auto") -> Runtime:
@@ -157,13 +161,13 @@ class EmbeddedServer:
         tail = self.log_path.read_bytes()[-1500:].decode("utf-8", "replace")
         return f" Last lines of {self.log_path}:\n{tail}"
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float = 5.0) -> None:
         """Terminate the child (SIGTERM, then SIGKILL) and reap it; safe to call twice."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-            try:
+            try:  # a graceful stop waits for the request in flight; Ctrl-C has already abandoned it
                 process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
