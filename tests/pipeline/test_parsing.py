@@ -72,13 +72,23 @@ def test_garbage_gives_no_answers() -> None:
     assert parse_answers("I cannot help with that.", 3) == []
 
 
-@pytest.mark.parametrize("text", ["Unanswerable", "unanswerable.", "N/A", "Not mentioned", '"Unanswerable"', "None"])
+@pytest.mark.parametrize("text", ["Unanswerable", "unanswerable.", "N/A", "Not mentioned", '"Unanswerable"', "None",
+                                  "Not specified in the report", "No information provided in the report",
+                                  "The report does not mention allergies.", "It is not stated."])
 def test_unanswerable_forms(text: str) -> None:
     assert is_unanswerable(text)
 
 
-def test_real_answer_is_not_unanswerable() -> None:
-    assert not is_unanswerable("no pneumothorax")
+@pytest.mark.parametrize("text", ["no pneumothorax", "No intracranial hemorrhage is seen on the left side of the brain "
+                                  "after the contrast injection was not specified further", "Yes"])
+def test_real_answer_is_not_unanswerable(text: str) -> None:
+    assert not is_unanswerable(text)
+
+
+def test_yes_no_is_recognised() -> None:
+    from clinqa_synth.pipeline.parsing import is_yes_no
+
+    assert is_yes_no("Yes") and is_yes_no("no.") and not is_yes_no("no pneumothorax")
 
 
 def test_summary_is_repaired_to_the_schema() -> None:

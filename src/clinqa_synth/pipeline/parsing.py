@@ -76,9 +76,28 @@ def parse_questions(text: str, limit: int | None = None) -> list[str]:
     return unique[:limit] if limit else unique
 
 
+_NOT_IN_TEXT = re.compile(
+    r"^(?:the (?:report|text|note|document) (?:does not|doesn't|did not) (?:say|mention|specify|state|provide|include)"
+    r"|(?:this |it )?(?:is |was )?(?:not|never) (?:specified|mentioned|provided|stated|documented|reported|available"
+    r"|given|described|indicated|addressed)"
+    r"|no (?:information|mention|data|details|answer)\b"
+    r"|(?:cannot|can't|could not) be (?:determined|answered|found)"
+    r"|there is no (?:information|mention)\b)"
+)
+_YES_NO = re.compile(r"^(?:yes|no|true|false)[.!]?$", re.I)
+
+
 def is_unanswerable(answer: str) -> bool:
+    """"Unanswerable" and the ways small models say it ("Not specified in the report", "No information provided")."""
     normalized = re.sub(r"[\s.\"'`*]+", " ", answer.lower()).strip()
-    return normalized in _UNANSWERABLE_FORMS or normalized.startswith("unanswerable")
+    if normalized in _UNANSWERABLE_FORMS or normalized.startswith("unanswerable"):
+        return True
+    return len(normalized.split()) <= 12 and bool(_NOT_IN_TEXT.match(normalized))
+
+
+def is_yes_no(answer: str) -> bool:
+    """A bare yes/no: not a span of the text, so it cannot become an extractive QA pair."""
+    return bool(_YES_NO.match(answer.strip()))
 
 
 @dataclass(frozen=True)

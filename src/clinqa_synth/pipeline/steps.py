@@ -20,6 +20,7 @@ from clinqa_synth.methods import MethodConfig
 from clinqa_synth.pipeline.parsing import (
     SummaryError,
     is_unanswerable,
+    is_yes_no,
     parse_answers,
     parse_questions,
     parse_summary,
@@ -161,6 +162,9 @@ async def process_document(
             result.funnel["answered"] += 1
             if is_unanswerable(answer):
                 span = None
+            elif is_yes_no(answer):
+                result.drops["yes_no"] += 1
+                continue
             else:
                 span = align_answer(answer, section.text, question)
                 if span is None:
