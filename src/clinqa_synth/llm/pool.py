@@ -1,6 +1,7 @@
 """Several endpoints serving the same model, used as one :class:`ChatClient`.
 
-Each request goes to the least-loaded endpoint (fewest requests in flight per slot). An endpoint
+Each request goes to the least-loaded endpoint with a free slot (fewest requests in flight per slot),
+waiting for a slot when all are busy, so no request is queued behind an endpoint that may be failing. An endpoint
 whose request fails transiently is rested for `cooldown_s` and the request moves to another;
 when every endpoint is resting, the pool waits for the first to come back. Fatal errors (bad
 credentials, unknown model) are not retried elsewhere: they would fail everywhere.
@@ -29,6 +30,7 @@ class EndpointPool:
         self.in_flight = [0] * len(endpoints)
         self.resting_until = [0.0] * len(endpoints)
         self.served = [0] * len(endpoints)
+        self._changed = asyncio.Condition()
 
     @property
     def model_id(self) -> str:
@@ -46,23 +48,40 @@ class EndpointPool:
     def display_url(self) -> str:
         return ", ".join(e.display_url for e in self.endpoints)
 
-    def _pick(self) -> tuple[int, float]:
-        """(endpoint index, seconds to wait first): least loaded among the rested ones."""
+    def _pick(self) -> tuple[int | None, float]:
+        """(endpoint index or None when every rested endpoint is busy, seconds to wait when all are resting)."""
         now = time.monotonic()
         ready = [i for i in range(len(self.endpoints)) if self.resting_until[i] <= now]
         if not ready:
             soonest = min(range(len(self.endpoints)), key=lambda i: self.resting_until[i])
-            return soonest, self.resting_until[soonest] - now
-        return min(ready, key=lambda i: (self.in_flight[i] / self.endpoints[i].concurrency, self.served[i])), 0.0
+            return None, self.resting_until[soonest] - now
+        free = [i for i in ready if self.in_flight[i] < self.endpoints[i].concurrency]
+        if not free:
+            return None, 0.0
+        return min(free, key=lambda i: (self.in_flight[i] / self.endpoints[i].concurrency, self.served[i])), 0.0
+
+    async def _acquire(self) -> int:
+        async with self._changed:
+            while True:
+                index, wait = self._pick()
+                if index is not None:
+                    self.in_flight[index] += 1
+                    return index
+                try:  # woken when a request finishes; or after `wait` when everything is resting
+                    await asyncio.wait_for(self._changed.wait(), timeout=wait if wait > 0 else None)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _release(self, index: int) -> None:
+        async with self._changed:
+            self.in_flight[index] -= 1
+            self._changed.notify_all()
 
     async def chat(self, messages: list[Message], **params: Any) -> Completion:
         failures = 0
         last: TransientLLMError | None = None
         while failures < self.max_rounds * len(self.endpoints):
-            index, wait = self._pick()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self.in_flight[index] += 1
+            index = await self._acquire()
             try:
                 completion = await self.endpoints[index].chat(messages, **params)
                 self.served[index] += 1
@@ -73,7 +92,7 @@ class EndpointPool:
                 self.resting_until[index] = time.monotonic() + self.cooldown_s
                 self.accounting.record_retry()
             finally:
-                self.in_flight[index] -= 1
+                await self._release(index)
         raise TransientLLMError(f"every endpoint kept failing ({self.display_url}): {last}")
 
     async def aclose(self) -> None:
