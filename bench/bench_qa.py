@@ -118,10 +118,10 @@ def postprocess(n_examples: int, windows_per_example: int, length: int) -> None:
                       "same_answers": round(agree, 4)}, indent=2))  # fmt: skip
 
 
-def full(epochs: float) -> None:
+def full(epochs: float, train_limit: int | None) -> None:
     from clinqa_synth.qa.run import parse_and_run
 
-    train, dev = windows()
+    train, dev = windows(train_limit=train_limit)
     out = Path(tempfile.mkdtemp(prefix="bench-qa-full-"))
     results = parse_and_run([
         "--model_name_or_path", "packaged-minilm", "--train_file", str(train), "--validation_file", str(dev),
@@ -131,7 +131,7 @@ def full(epochs: float) -> None:
         "--save_total_limit", "1", "--use_cpu", "--report_to", "none", "--seed", "42", "--output_dir", str(out),
     ])  # fmt: skip
     keys = ("eval_exact", "eval_f1", "eval_ro", "eval_total")
-    print(json.dumps({"epochs": epochs, **{k: results["eval"][k] for k in keys},
+    print(json.dumps({"epochs": epochs, "train_windows": train_limit or "all", **{k: results["eval"][k] for k in keys},
                       "train_samples_per_second": results["train"]["train_samples_per_second"],
                       "train_runtime_s": results["train"]["train_runtime"]}, indent=2))  # fmt: skip
 
@@ -144,12 +144,14 @@ if __name__ == "__main__":
     p.add_argument("--examples", type=int, default=2000)
     p.add_argument("--windows", type=int, default=5)
     p.add_argument("--length", type=int, default=384)
-    sub.add_parser("full").add_argument("--epochs", type=float, default=2)
+    p = sub.add_parser("full")
+    p.add_argument("--epochs", type=float, default=2)
+    p.add_argument("--train-limit", type=int, help="use only the first N training windows")
     args = parser.parse_args()
     if args.what == "throughput":
         throughput(args.steps)
     elif args.what == "postprocess":
         postprocess(args.examples, args.windows, args.length)
     else:
-        full(args.epochs)
+        full(args.epochs, args.train_limit)
     sys.exit(0)
