@@ -141,7 +141,8 @@ def yield_figures(out: Path, configs: list[str]) -> None:
     for name in configs or list(generations):
         g = generations[name]
         placement = g.get("placement", {})
-        tokens = g.get("llm_usage", {}).get("completion_tokens", 0)
+        usage = g.get("llm_usage", {})
+        tokens = usage.get("completion_tokens", 0) + usage.get("cached_completion_tokens", 0)
         placed = sum(placement.values())
         exact_only = placement.get("exact", 0) + placement.get("unanswerable", 0)
         rows.append({

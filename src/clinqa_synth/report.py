@@ -85,7 +85,8 @@ def analyse_config(root: Path, name: str, generation: dict[str, Any]) -> ConfigR
     report.duplicates = sum(count - 1 for count in seen.values() if count > 1)
     report.funnel = {k: int(generation.get("funnel", {}).get(k, 0)) for k in FUNNEL}
     report.drops = {k: int(v) for k, v in generation.get("drops", {}).items() if v}
-    report.completion_tokens = int(generation.get("llm_usage", {}).get("completion_tokens", 0))
+    usage = generation.get("llm_usage", {})
+    report.completion_tokens = int(usage.get("completion_tokens", 0)) + int(usage.get("cached_completion_tokens", 0))
     return report
 
 

@@ -23,6 +23,7 @@ class Accounting:
     failures: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_completion_tokens: int = 0  # what the cache hits cost when they were generated (for tokens per pair)
     latency_s: float = 0.0
     started_at: float = field(default_factory=time.perf_counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -34,9 +35,11 @@ class Accounting:
             self.completion_tokens += completion.usage.completion_tokens
             self.latency_s += completion.latency_s
 
-    def record_cache_hit(self) -> None:
+    def record_cache_hit(self, completion: Completion | None = None) -> None:
         with self._lock:
             self.cache_hits += 1
+            if completion is not None:
+                self.cached_completion_tokens += completion.usage.completion_tokens
 
     def record_retry(self) -> None:
         with self._lock:

@@ -193,7 +193,7 @@ class CachedChat:
         if self.cache is not None and not self.refresh:
             hit = self.cache.get(key)
             if hit is not None:
-                self.accounting.record_cache_hit()
+                self.accounting.record_cache_hit(hit)
                 return hit
         completion = await self.inner.chat(messages, **params)
         if self.cache is not None:
