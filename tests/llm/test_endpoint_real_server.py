@@ -122,3 +122,13 @@ def test_server_stop_leaves_no_process(small_model_path, tmp_path) -> None:
     server.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_hf_hub_offline_mode_does_not_block_the_users_own_server(llm_server, monkeypatch) -> None:
+    """HF_HUB_OFFLINE=1 is common on hospital machines; it must not stop calls to a local LLM server."""
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    completion = run(_chat(EndpointChat(llm_server.base_url, api_key="local"), "Say yes.", max_tokens=32, seed=0))
+    assert completion.text.strip()

@@ -55,6 +55,23 @@ def _is_transport_error(exc: BaseException) -> bool:
     )
 
 
+class _LocalServerClient(AsyncInferenceClient):
+    """`AsyncInferenceClient` for the user's own server.
+
+    `huggingface_hub` installs a request hook that refuses *every* URL when `HF_HUB_OFFLINE=1` — the usual
+    setting on hospital machines — so the stock client cannot reach a vLLM/TGI/llama.cpp server on the
+    same network. Offline mode is about the Hub, not about the server the user named, so this client's
+    HTTP session leaves that hook out; status handling (`hf_raise_for_status`) is unchanged.
+    """
+
+    async def _get_async_client(self):  # type: ignore[no-untyped-def]
+        import httpx2
+
+        if self._async_client is None:
+            self._async_client = await self.exit_stack.enter_async_context(httpx2.AsyncClient(follow_redirects=True))
+        return self._async_client
+
+
 class EndpointChat:
     """A :class:`~clinqa_synth.llm.protocol.ChatClient` for one OpenAI-compatible base URL."""
 
@@ -79,7 +96,7 @@ class EndpointChat:
             self.base_url = self.base_url[: -len("/v1")]
         self._model = model
         self._api_key = resolve_api_key(api_key)
-        self._client = AsyncInferenceClient(base_url=self.base_url, api_key=self._api_key, timeout=timeout_s)
+        self._client = _LocalServerClient(base_url=self.base_url, api_key=self._api_key, timeout=timeout_s)
         self._semaphore = asyncio.Semaphore(max(1, concurrency))
         self.concurrency = max(1, concurrency)
         self.retry = retry or RetryPolicy()
