@@ -71,18 +71,22 @@ def interrogative(question: str) -> str:
 
 def analyse_config(root: Path, name: str, generation: dict[str, Any]) -> ConfigReport:
     report = ConfigReport(name)
-    seen: Counter = Counter()
+    seen: dict[str, set[str]] = {}
     for path in sorted((root / name).glob("*-*.parquet")):
         table = pq.read_table(path, columns=["question", "is_impossible", "question_context_overlap", "section", "document_id"])
-        for question, impossible, overlap in zip(table.column("question").to_pylist(), table.column("is_impossible").to_pylist(),
-                                                 table.column("question_context_overlap").to_pylist()):  # fmt: skip
+        for question, impossible, overlap, document in zip(
+            table.column("question").to_pylist(), table.column("is_impossible").to_pylist(),
+            table.column("question_context_overlap").to_pylist(), table.column("document_id").to_pylist(),
+        ):  # fmt: skip
             report.rows += 1
             report.answerable += 0 if impossible else 1
             report.overlaps.append(float(overlap))
             report.lengths.append(len(words(question)))
             report.interrogatives[interrogative(question)] += 1
-            seen[re.sub(r"\W+", " ", question.lower()).strip()] += 1
-    report.duplicates = sum(count - 1 for count in seen.values() if count > 1)
+            seen.setdefault(re.sub(r"\W+", " ", question.lower()).strip(), set()).add(document)
+    # The same question on the sections of one report is by design (one pair per section); a duplicate is
+    # the same question asked of different documents: a generic, template-like question.
+    report.duplicates = sum(len(documents) - 1 for documents in seen.values() if len(documents) > 1)
     report.funnel = {k: int(generation.get("funnel", {}).get(k, 0)) for k in FUNNEL}
     report.drops = {k: int(v) for k, v in generation.get("drops", {}).items() if v}
     usage = generation.get("llm_usage", {})
@@ -153,7 +157,7 @@ def _plots(reports: list[ConfigReport], out: Path) -> list[str]:
 
 def _table(reports: list[ConfigReport]) -> str:
     lines = [
-        "| config | pairs | answerable | mean overlap | zero-overlap | question words | duplicates | tokens / kept pair |",
+        "| config | pairs | answerable | mean overlap | zero-overlap | question words | repeated across documents | tokens / kept pair |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in reports:
