@@ -189,7 +189,6 @@ def test_bad_run_options(tmp_path: Path, capsys, flag: str, value: str, message:
 
 def test_corrupted_cache_is_reported(tmp_path: Path, capsys) -> None:
     write(tmp_path, "cache/completions.sqlite3", b"garbage" * 1000)
-    path = write(tmp_path, "notes/a.txt", REPORT)
     err = run_cli(["cache", "info", "--cache-dir", str(tmp_path / "cache")], capsys)
     assert "damaged" in err and "clinqa-synth cache clear" in err
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Callable, Sequence, TypeVar
 
-from clinqa_synth.text import question_context_overlap
 
 T = TypeVar("T")
 Strategy = Callable[[Sequence[dict], int], list[dict]]
