@@ -54,19 +54,21 @@ class Recording:
 
 
 async def _replay(url: str, structured: str, requests: list[tuple[list, dict]], *, concurrency: int,
-                  batch: int | None = None, pause_s: float = 0.0) -> tuple[int, float]:  # fmt: skip
+                  batch: int | None = None, pause_s: float = 0.0) -> tuple[int, float, list[str]]:  # fmt: skip
     from clinqa_synth.llm.endpoint import EndpointChat
 
     client = EndpointChat(url, api_key="local", concurrency=concurrency, structured=structured, truncation_retries=0)
     tokens = 0
+    failures: list[str] = []
     started = time.perf_counter()
 
     async def one(messages: list, params: dict) -> None:
         nonlocal tokens
         try:
-            tokens += (await client.chat(messages, **params)).usage.completion_tokens
-        except Exception:  # noqa: BLE001 - a failed replayed call simply adds no tokens
-            pass
+            completion = await client.chat(messages, **params)
+            tokens += completion.usage.completion_tokens  # after the await: `tokens += await …` loses updates
+        except Exception as exc:  # noqa: BLE001 - reported, so a failed replay cannot pass for a slow one
+            failures.append(f"{type(exc).__name__}: {str(exc)[:120]}")
 
     try:
         if batch is None:
@@ -78,7 +80,7 @@ async def _replay(url: str, structured: str, requests: list[tuple[list, dict]], 
                     await asyncio.sleep(pause_s)
     finally:
         await client.aclose()
-    return tokens, time.perf_counter() - started
+    return tokens, time.perf_counter() - started, failures
 
 
 def throughput(model: str, docs: int, config: str) -> None:
@@ -103,8 +105,10 @@ def throughput(model: str, docs: int, config: str) -> None:
         gen_s = time.perf_counter() - started
         gen_tokens = recording.accounting.completion_tokens
         requests = recording.requests
-        raw_tokens, raw_s = asyncio.run(_replay(server.base_url, structured, requests, concurrency=1))
-        paper_tokens, paper_s = asyncio.run(_replay(server.base_url, structured, requests, concurrency=5, batch=5, pause_s=5.0))
+        raw_tokens, raw_s, raw_failures = asyncio.run(_replay(server.base_url, structured, requests, concurrency=1))
+        paper_tokens, paper_s, paper_failures = asyncio.run(
+            _replay(server.base_url, structured, requests, concurrency=5, batch=5, pause_s=5.0)
+        )
     finally:
         server.stop()
     gen_tps, raw_tps, paper_tps = gen_tokens / gen_s, raw_tokens / raw_s, paper_tokens / paper_s
@@ -126,7 +130,8 @@ def throughput(model: str, docs: int, config: str) -> None:
         "ratio_vs_paper_scheme": round(gen_tps / paper_tps, 3),
         "cold_s": round(cold_s, 1), "warm_s": round(warm_s, 2), "warm_over_cold": round(warm_s / cold_s, 4),
         "warm_llm_calls": warm.llm_usage.get("calls"), "warm_cache_hits": warm.llm_usage.get("cache_hits"),
-        "cold_llm_calls": cold.llm_usage.get("calls"),
+        "cold_llm_calls": cold.llm_usage.get("calls"), "generate_s": round(gen_s, 1), "raw_s": round(raw_s, 1),
+        "paper_s": round(paper_s, 1), "raw_failures": raw_failures, "paper_failures": paper_failures,
     }, indent=2))  # fmt: skip
 
 
