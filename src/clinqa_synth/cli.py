@@ -292,9 +292,6 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
-Command = Callable[[argparse.Namespace], int]
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clinqa-synth", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"clinqa-synth {__version__}")
@@ -387,12 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("shards", type=Path, nargs="+")
     merge.set_defaults(func=cmd_merge)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
     return parser
-
-
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,10 +6,9 @@ method YAML can pick one (`selection:`) without code changes.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Sequence
 
 
-T = TypeVar("T")
 Strategy = Callable[[Sequence[dict], int], list[dict]]
 
 

@@ -8,7 +8,6 @@ All parsing/validation lives in pure functions; this module only sequences them.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,7 +183,3 @@ async def process_document(
         result.funnel["kept"] += len(kept)
         result.records.extend(kept)
     return result
-
-
-def summary_json(summary: dict[str, list[str]] | None) -> str:
-    return json.dumps(summary, ensure_ascii=False) if summary is not None else ""
