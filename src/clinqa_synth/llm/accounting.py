@@ -21,6 +21,7 @@ class Accounting:
     cache_hits: int = 0
     retries: int = 0
     failures: int = 0
+    primes: int = 0  # one-token calls that restored a server's prompt cache after a resume
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_completion_tokens: int = 0  # what the cache hits cost when they were generated (for tokens per pair)
@@ -40,6 +41,10 @@ class Accounting:
             self.cache_hits += 1
             if completion is not None:
                 self.cached_completion_tokens += completion.usage.completion_tokens
+
+    def record_prime(self) -> None:
+        with self._lock:
+            self.primes += 1
 
     def record_retry(self) -> None:
         with self._lock:

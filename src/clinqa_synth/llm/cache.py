@@ -151,6 +151,14 @@ class CachedChat:
 
     Only completed, validated calls are stored: a failed or truncated call never becomes data.
     `refresh=True` ignores existing entries (and overwrites them); `enabled=False` bypasses the cache.
+
+    `prime_prefix=True` (for a one-request-at-a-time server that reuses the previous prompt's KV
+    prefix, like llama-cpp-python) makes a resumed run byte-identical to an uninterrupted one: when
+    a call misses the cache right after a cached call *of the same document*, the server never saw
+    that cached call, so its KV state differs from the uninterrupted run's — and llama.cpp's logits
+    differ slightly between a reused prefix and a prompt evaluated whole, enough to flip greedy
+    tokens (measured: same request, different text). The cached call is re-played for one token
+    first, which restores that state (measured: identical text).
     """
 
     def __init__(
@@ -161,8 +169,12 @@ class CachedChat:
         prompt_version: str = "",
         refresh: bool = False,
         accounting: Accounting | None = None,
+        prime_prefix: bool = False,
     ) -> None:
         self.inner = inner
+        self.prime_prefix = prime_prefix and hasattr(inner, "prime")
+        # the last call answered from the cache, while no call has reached the server since: (document, messages, params)
+        self._unseen: tuple[str, list[Message], dict[str, Any]] | None = None
         self.cache = cache
         self.prompt_version = prompt_version
         self.refresh = refresh
@@ -194,8 +206,19 @@ class CachedChat:
             hit = self.cache.get(key)
             if hit is not None:
                 self.accounting.record_cache_hit(hit)
+                self._unseen = (_document_of(CALL_TAG.get()), messages, params)
                 return hit
+        unseen, self._unseen = self._unseen, None
+        if self.prime_prefix and unseen is not None and unseen[0] and unseen[0] == _document_of(CALL_TAG.get()):
+            await self.inner.prime(unseen[1], **unseen[2])  # type: ignore[attr-defined]
         completion = await self.inner.chat(messages, **params)
         if self.cache is not None:
             self.cache.put(key, completion, CALL_TAG.get())
         return completion
+
+
+def _document_of(tag: str) -> str:
+    """The document part of a call tag ("doc-17/answers/impression" → "doc-17"; ids may hold slashes)."""
+    if "/answers/" in tag:
+        return tag.rpartition("/answers/")[0]
+    return tag.rpartition("/")[0]

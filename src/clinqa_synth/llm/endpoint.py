@@ -23,6 +23,7 @@ from clinqa_synth.llm.protocol import (
     Completion,
     ContextOverflowError,
     FatalLLMError,
+    LLMError,
     Message,
     TransientLLMError,
     TruncatedCompletionError,
@@ -197,6 +198,23 @@ class EndpointChat:
                         ) from None
                     self.accounting.record_retry()
                     await asyncio.sleep(self.retry.delay(attempt, exc.retry_after, self._rng))
+
+    async def prime(self, messages: list[Message], **params: Any) -> None:
+        """Send `messages` for one token only, so the server's KV cache holds their prefix again.
+
+        Used after a resume: llama.cpp reuses the longest common prefix with the previous request,
+        and its numerics differ slightly between "prefix reused" and "prompt evaluated whole", which
+        can flip a greedy token. Re-playing the previous (cached) call restores the exact server state
+        an uninterrupted run had. Best effort: the result is discarded, failures are ignored.
+        """
+        fmt, extra_body = request_fields(params.get("response_format"), self.structured)
+        async with self._semaphore:
+            try:
+                await self._call_once(messages, params.get("temperature", 0.0), params.get("top_p", 1.0), 1,
+                                      params.get("seed"), fmt, extra_body)  # fmt: skip
+            except LLMError:
+                pass  # a one-token completion is "truncated" by design; anything else shows on the real call
+        self.accounting.record_prime()
 
     async def _call_once(
         self,

@@ -101,6 +101,9 @@ class LazyEmbeddedChat:
     async def chat(self, messages: list[Message], **params: Any) -> Completion:
         return await (await self._ready()).chat(messages, **params)
 
+    async def prime(self, messages: list[Message], **params: Any) -> None:
+        await (await self._ready()).prime(messages, **params)
+
     async def aclose(self) -> None:
         if self._endpoint is not None:
             await self._endpoint.aclose()
@@ -128,7 +131,11 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
                 retry=RetryPolicy(max_retries=settings.max_retries), accounting=accounting,
             )  # fmt: skip
             cache = CompletionCache(settings.cache_dir) if settings.use_cache else None
-            chat = CachedChat(lazy, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting)
+            # llama-cpp-python answers one request at a time and reuses the previous prompt's KV prefix, so
+            # a resumed document must re-play its last cached call first to get the same tokens (see CachedChat).
+            prime = server.runtime == "llama-cpp-python" and concurrency == 1
+            chat = CachedChat(lazy, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting,
+                              prime_prefix=prime)  # fmt: skip
             yield LLMSession(chat=chat, endpoint=lazy, accounting=accounting, endpoint_kind=kind,
                              model_id=lazy.model_id, remote_allowed=False, server=server)  # fmt: skip
             if cache is not None:
