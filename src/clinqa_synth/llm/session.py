@@ -131,9 +131,9 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
                 retry=RetryPolicy(max_retries=settings.max_retries), accounting=accounting,
             )  # fmt: skip
             cache = CompletionCache(settings.cache_dir) if settings.use_cache else None
-            # llama-cpp-python answers one request at a time and reuses the previous prompt's KV prefix, so
-            # a resumed document must re-play its last cached call first to get the same tokens (see CachedChat).
-            prime = server.runtime == "llama-cpp-python" and concurrency == 1
+            # One request at a time reusing the previous prompt's KV prefix (llama-cpp-python; llama-server with
+            # one slot): a resumed document must re-play its last cached call first to get the same tokens.
+            prime = concurrency == 1
             chat = CachedChat(lazy, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting,
                               prime_prefix=prime)  # fmt: skip
             yield LLMSession(chat=chat, endpoint=lazy, accounting=accounting, endpoint_kind=kind,
