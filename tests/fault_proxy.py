@@ -18,7 +18,7 @@ import httpx2 as httpx
 
 FAULTS = (
     "ok", "503", "500", "502", "429", "429-retry-after", "401", "403", "404", "400-context", "reset", "slow",
-    "truncated", "malformed-json", "empty-content", "wrong-format",
+    "truncated", "malformed-json", "empty-content", "wrong-format", "paraphrase",
 )  # fmt: skip
 
 
@@ -112,6 +112,9 @@ class FaultProxy:
                         data["choices"][0]["message"]["content"] = ""
                     elif fault == "wrong-format":
                         data["choices"][0]["message"]["content"] = "I am sorry, I cannot help with that."
+                    elif fault == "paraphrase":
+                        message = data["choices"][0]["message"]
+                        message["content"] = paraphrase_answers(message["content"])
                     payload = json.dumps(data).encode()
                     if fault == "malformed-json":
                         payload = payload[: len(payload) // 2]
@@ -137,3 +140,17 @@ class FaultProxy:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def paraphrase_answers(content: str) -> str:
+    """Rewrite a real answers completion the way small models often fail: every answer reworded, not quoted."""
+    try:
+        data = json.loads(content)
+        answers = data["answers"]
+    except (ValueError, KeyError, TypeError):
+        return content
+    for item in answers:
+        answer = str(item.get("answer", ""))
+        if answer and "unanswerable" not in answer.lower():
+            item["answer"] = "in other words, " + " ".join(reversed(answer.split())) + " (reworded)"
+    return json.dumps(data)

@@ -207,6 +207,9 @@ def print_summary(summary: Any) -> None:
     table = Table(title=f"clinqa-synth generate · {summary.config}", show_header=False)
     table.add_row("documents", f"{summary.documents} ({sum(summary.failed.values())} failed)")
     funnel = " → ".join(f"{k} {summary.funnel.get(k, 0)}" for k in ("asked", "parsed", "answered", "placed", "kept"))
+    if summary.funnel.get("requoted"):
+        recovered = sum(n for k, n in summary.placements.items() if k.startswith("requote_"))
+        funnel += f" (requoted {summary.funnel['requoted']}, recovered {recovered})"
     table.add_row("yield", funnel)
     table.add_row("kept pairs", f"{summary.kept} ({summary.answerable} answerable, {summary.unanswerable} unanswerable)")
     table.add_row("drops", ", ".join(f"{k} {v}" for k, v in summary.drops.items() if v) or "none")

@@ -219,6 +219,7 @@ class CachedChat:
 
 def _document_of(tag: str) -> str:
     """The document part of a call tag ("doc-17/answers/impression" → "doc-17"; ids may hold slashes)."""
-    if "/answers/" in tag:
-        return tag.rpartition("/answers/")[0]
+    for step in ("/answers/", "/requote/"):
+        if step in tag:
+            return tag.rpartition(step)[0]
     return tag.rpartition("/")[0]

@@ -41,6 +41,7 @@ class RunSummary:
     funnel: Counter = field(default_factory=Counter)
     drops: Counter = field(default_factory=Counter)
     placements: Counter = field(default_factory=Counter)
+    completion_tokens: Counter = field(default_factory=Counter)  # per step, cache hits included
     answerable: int = 0
     unanswerable: int = 0
     splits: dict[str, int] = field(default_factory=dict)
@@ -58,6 +59,7 @@ class RunSummary:
         self.funnel.update(result.funnel)
         self.drops.update(result.drops)
         self.placements.update(result.placements)
+        self.completion_tokens.update(result.completion_tokens)
         for record in result.records:
             if record["is_impossible"]:
                 self.unanswerable += 1
@@ -253,11 +255,13 @@ def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, 
         "documents": {"total": summary.documents, "failed": sum(summary.failed.values()), "failures": dict(summary.failed),
                       "failed_ids": summary.failures[:200]},  # fmt: skip
         "funnel": {step: summary.funnel.get(step, 0) for step in ("asked", "parsed", "answered", "placed", "kept")},
+        "requoted": summary.funnel.get("requoted", 0),
         "drops": dict(summary.drops),
         "placement": dict(summary.placements),
         "answerable": summary.answerable,
         "unanswerable": summary.unanswerable,
         "llm_usage": summary.llm_usage,
+        "completion_tokens_by_step": dict(summary.completion_tokens),
         "wall_s": summary.wall_s,
         "credentialed": credentialed,
         "license": license_id,

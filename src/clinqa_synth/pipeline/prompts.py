@@ -18,7 +18,7 @@ import jinja2
 
 from clinqa_synth.errors import ClinqaError
 
-STEPS = ("summary", "questions", "answers")
+STEPS = ("summary", "questions", "answers", "requote")
 
 
 class PromptError(ClinqaError):
@@ -92,6 +92,7 @@ class PromptSet:
         self.render("questions", source_text="sample", from_summary=False, num_questions=2, no_overlap=True,
                     prefixes=["is", "what"])  # fmt: skip
         self.render("answers", section_text="sample", section_name="report", questions=["q1?", "q2?"])
+        self.render("requote", section_text="sample", section_name="report", items=[{"question": "q1?", "answer": "a"}])
 
     def render(self, step: str, **variables: Any) -> str:
         if step not in self._templates:

@@ -36,11 +36,13 @@ def make_record(
     model: str,
     prompt_version: str,
     model_answer: str = "",
+    match: str | None = None,
 ) -> dict[str, Any]:
     """One SQuAD v2 row; `span=None` means the model judged the question unanswerable from this section.
 
     `model_answer` keeps the answer exactly as the model wrote it, so normalised and fuzzy placements
-    can be audited against the span that was kept.
+    can be audited against the span that was kept; `match` overrides how the placement is labelled
+    (e.g. `requote_exact` for an answer recovered by the requote step).
     """
     if span is not None and context[span.start : span.end] != span.text:
         raise AssertionError("span does not match its context")  # guarded by align_answer; never silently wrong
@@ -54,7 +56,7 @@ def make_record(
         "section": section,
         "method": method,
         "is_impossible": span is None,
-        "match": span.match if span else "unanswerable",
+        "match": match or (span.match if span else "unanswerable"),
         "question_context_overlap": round(question_context_overlap(question, context), 4),
         "model_answer": model_answer,
         "model": model,

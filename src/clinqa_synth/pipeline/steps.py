@@ -28,7 +28,7 @@ from clinqa_synth.pipeline.parsing import (
 from clinqa_synth.pipeline.prompts import PromptSet
 from clinqa_synth.pipeline.records import make_record
 from clinqa_synth.pipeline.selection import select
-from clinqa_synth.pipeline.spans import align_answer
+from clinqa_synth.pipeline.spans import Span, align_answer
 
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -60,6 +60,7 @@ class DocumentResult:
     funnel: Counter = field(default_factory=Counter)
     drops: Counter = field(default_factory=Counter)
     placements: Counter = field(default_factory=Counter)  # how placed answers matched: exact/normalized/fuzzy/unanswerable
+    completion_tokens: Counter = field(default_factory=Counter)  # per step (summary/questions/answers/requote), cached included
     error: str | None = None
     summary: dict[str, list[str]] | None = None
 
@@ -78,7 +79,8 @@ async def _ask(chat: ChatClient, prompt: str, method: MethodConfig, *, temperatu
     )
 
 
-async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, method: MethodConfig) -> dict[str, list[str]]:
+async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, method: MethodConfig,
+                    tokens: Counter | None = None) -> dict[str, list[str]]:  # fmt: skip
     """Schema summary, validated and repaired; retried with a little sampling when the JSON is unusable."""
     prompt = prompts.render("summary", document=document.text)
     last_error = ""
@@ -87,6 +89,8 @@ async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, me
             chat, prompt, method, temperature=method.temperature if attempt == 0 else 0.3,
             seed=method.seed + attempt, response_format=prompts.schema, tag=f"{document.id}/summary",
         )  # fmt: skip
+        if tokens is not None:
+            tokens["summary"] += completion.usage.completion_tokens
         try:
             return parse_summary(completion.text, prompts.schema)
         except SummaryError as exc:
@@ -95,7 +99,8 @@ async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, me
 
 
 async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, prompts: PromptSet,
-                        method: MethodConfig, num_questions: int, temperature: float, tag: str = "") -> list[str]:  # fmt: skip
+                        method: MethodConfig, num_questions: int, temperature: float, tag: str = "",
+                        tokens: Counter | None = None) -> list[str]:  # fmt: skip
     prefixes = [method.prefixes[i % len(method.prefixes)] for i in range(num_questions)] if method.prefixes else []
     prompt = prompts.render(
         "questions", source_text=source_text, from_summary=from_summary, num_questions=num_questions,
@@ -106,10 +111,56 @@ async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, 
             chat, prompt, method, temperature=temperature if attempt == 0 else max(temperature, 0.3),
             seed=method.seed + attempt, tag=tag,
         )  # fmt: skip
+        if tokens is not None:
+            tokens["questions"] += completion.usage.completion_tokens
         questions = parse_questions(completion.text, limit=num_questions)
         if questions:
             return questions
     raise DocumentFailed("no_questions: the model returned no parseable question list")
+
+
+async def _answer_call(chat: ChatClient, prompt: str, method: MethodConfig, count: int, result: DocumentResult,
+                       step: str, tag: str) -> list:  # fmt: skip
+    """One answers call (JSON schema where supported), retried with a little sampling when nothing parses."""
+    answers: list = []
+    for attempt in range(FORMAT_RETRIES + 1):
+        completion = await _ask(
+            chat, prompt, method, temperature=0.0 if attempt == 0 else 0.3, seed=method.seed + attempt,
+            response_format=ANSWER_SCHEMA, tag=tag,
+        )  # fmt: skip
+        result.completion_tokens[step] += completion.usage.completion_tokens
+        answers = parse_answers(completion.text, count)
+        if answers:
+            break
+    return answers
+
+
+async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any, questions: list[str],
+                   unplaceable: list[tuple[int, str]], result: DocumentResult,
+                   tag: str) -> dict[int, tuple[str, Span | None, str]]:  # fmt: skip
+    """Ask once more, for the answers that paraphrased instead of quoting: the exact words, or Unanswerable.
+
+    Small models often answer in their own words; the paper's exact-match rule drops those pairs and the
+    tokens spent on them. One follow-up call per section (its prompt starts with the same section text, so
+    servers with prefix caching skip that prefill) recovers many; each recovered answer still has to pass
+    the same alignment, and its `match` is prefixed with `requote_` so it can be audited or filtered.
+    """
+    items = [{"question": questions[number - 1], "answer": answer[:300]} for number, answer in unplaceable]
+    prompt = prompts.render("requote", section_text=section.text, section_name=section.name, items=items)
+    result.funnel["requoted"] += len(items)
+    answers = await _answer_call(chat, prompt, method, len(items), result, "requote", tag)
+    recovered: dict[int, tuple[str, Span | None, str]] = {}
+    for item in answers:
+        if not 1 <= item.number <= len(unplaceable) or not item.answer.strip():
+            continue
+        number = unplaceable[item.number - 1][0]
+        if is_unanswerable(item.answer):
+            recovered[number] = (item.answer, None, "requote_unanswerable")
+        elif not is_yes_no(item.answer):
+            span = align_answer(item.answer, section.text, questions[number - 1])
+            if span is not None:
+                recovered[number] = (item.answer, span, f"requote_{span.match}")
+    return recovered
 
 
 async def process_document(
@@ -126,13 +177,13 @@ async def process_document(
     defaults = method.for_kind(document.kind)
     try:
         if method.summarize:
-            result.summary = await summarize(chat, document, prompts, method)
+            result.summary = await summarize(chat, document, prompts, method, result.completion_tokens)
             source_text = render_summary(result.summary)
         else:
             source_text = document.text
         questions = await ask_questions(
             chat, source_text, method.summarize, prompts, method, defaults.num_questions, question_temperature,
-            tag=f"{document.id}/questions",
+            tag=f"{document.id}/questions", tokens=result.completion_tokens,
         )
     except DocumentFailed as exc:
         result.error = str(exc)
@@ -142,17 +193,12 @@ async def process_document(
         result.funnel["parsed"] += len(questions)
         result.drops["not_parsed"] += defaults.num_questions - len(questions)
         prompt = prompts.render("answers", section_text=section.text, section_name=section.name, questions=questions)
-        answers: list = []
-        for attempt in range(FORMAT_RETRIES + 1):
-            completion = await _ask(
-                chat, prompt, method, temperature=0.0 if attempt == 0 else 0.3, seed=method.seed + attempt,
-                response_format=ANSWER_SCHEMA, tag=f"{document.id}/answers/{section.name}",
-            )  # fmt: skip
-            answers = parse_answers(completion.text, len(questions))
-            if answers:
-                break
+        answers = await _answer_call(chat, prompt, method, len(questions), result, "answers",
+                                     f"{document.id}/answers/{section.name}")  # fmt: skip
         by_number = {a.number: a.answer for a in answers}
-        candidates: list[dict[str, Any]] = []
+        # question number → (answer, span or None for unanswerable, how it was placed); None: not placed
+        placed: dict[int, tuple[str, Span | None, str]] = {}
+        unplaceable: list[tuple[int, str]] = []
         for number, question in enumerate(questions, 1):
             answer = by_number.get(number)
             if answer is None or not answer.strip():
@@ -160,22 +206,27 @@ async def process_document(
                 continue
             result.funnel["answered"] += 1
             if is_unanswerable(answer):
-                span = None
+                placed[number] = (answer, None, "unanswerable")
             elif is_yes_no(answer):
                 result.drops["yes_no"] += 1
-                continue
+            elif (span := align_answer(answer, section.text, question)) is not None:
+                placed[number] = (answer, span, span.match)
             else:
-                span = align_answer(answer, section.text, question)
-                if span is None:
-                    result.drops["unplaceable"] += 1
-                    continue
+                unplaceable.append((number, answer))
+        if unplaceable and method.requote:
+            placed.update(await _requote(chat, prompts, method, section, questions, unplaceable, result,
+                                         tag=f"{document.id}/requote/{section.name}"))  # fmt: skip
+        result.drops["unplaceable"] += sum(1 for number, _ in unplaceable if number not in placed)
+        candidates: list[dict[str, Any]] = []
+        for number in sorted(placed):
+            answer, span, match = placed[number]
             result.funnel["placed"] += 1
-            result.placements[span.match if span else "unanswerable"] += 1
+            result.placements[match] += 1
             candidates.append(
                 make_record(
                     method=method.name, document_id=document.id, title=document.title, section=section.name,
-                    context=section.text, question=question, span=span, model=model_id,
-                    prompt_version=prompts.version, model_answer=answer,
+                    context=section.text, question=questions[number - 1], span=span, model=model_id,
+                    prompt_version=prompts.version, model_answer=answer, match=match,
                 )  # fmt: skip
             )
         kept = select(candidates, defaults.keep, method.selection)

@@ -1,0 +1,61 @@
+"""The requote step: answers that paraphrase instead of quoting get one follow-up call asking for the exact words.
+
+The real model cannot be made to paraphrase on demand, so a wire-protocol proxy rewrites the real answers
+completions into reworded answers (the failure small models show); the follow-up call goes to the real model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import datasets
+import pytest
+from conftest import FIXTURES
+from tests_support import FaultProxy
+
+from clinqa_synth.cli import main, samples_dir
+
+pytestmark = pytest.mark.llm
+DOCS = ("synthetic-chest-xray-002.txt", "synthetic-mri-knee-004.txt")
+ANSWERS_PROMPT = "Answer each question below using only"  # in the answers prompt, not in the requote prompt
+
+
+def _generate(proxy_url: str, notes: Path, out: Path, cache: Path, methods: Path) -> dict:
+    args = ["generate", "--input", str(notes), "--config", "direct", "--out", str(out), "--quiet", "--methods-dir",
+            str(methods), "--cache-dir", str(cache), "--endpoint", proxy_url, "--structured", "llama-cpp-python"]  # fmt: skip
+    assert main(args) == 0
+    return json.loads((out / "direct" / "generation.json").read_text())
+
+
+def test_paraphrased_answers_are_requoted_or_dropped(llm_server, tmp_path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for name in DOCS:
+        shutil.copy(samples_dir("radiology") / name, notes / name)
+    paper = tmp_path / "paper-methods"
+    paper.mkdir()
+    (paper / "direct.yaml").write_text((FIXTURES / "test_methods" / "direct.yaml").read_text() + "requote: false\n")
+    with FaultProxy(llm_server.base_url) as proxy:
+        proxy.rules.append((ANSWERS_PROMPT, "paraphrase"))
+        with_requote = _generate(proxy.url, notes, tmp_path / "out", tmp_path / "cache", FIXTURES / "test_methods")
+        without = _generate(proxy.url, notes, tmp_path / "paper", tmp_path / "cache", paper)
+
+    # the paper's pipeline: every reworded answer is unplaceable, only "Unanswerable" survives
+    assert without["requoted"] == 0 and set(without["placement"]) <= {"unanswerable"}
+    assert without["drops"]["unplaceable"] > 0
+    # with requote: each unplaceable answer was asked again once, and the real model quoted some of them
+    assert with_requote["requoted"] == without["drops"]["unplaceable"]
+    recovered = {k: n for k, n in with_requote["placement"].items() if k.startswith("requote_")}
+    assert sum(recovered.values()) > 0, with_requote
+    assert with_requote["drops"]["unplaceable"] == with_requote["requoted"] - sum(recovered.values())
+    assert with_requote["completion_tokens_by_step"]["requote"] > 0
+    rows = datasets.load_dataset(str(tmp_path / "out"), "direct", split="train").to_list()
+    requoted_rows = [r for r in rows if r["match"].startswith("requote_")]
+    assert requoted_rows
+    for row in requoted_rows:
+        assert "(reworded)" not in row["model_answer"]  # the kept answer is the model's second, quoted one
+        if not row["is_impossible"]:
+            (text,), (start,) = row["answers"]["text"], row["answers"]["answer_start"]
+            assert row["context"][start : start + len(text)] == text
