@@ -1,6 +1,6 @@
 """A `datasets.GeneratorBasedBuilder` with one BuilderConfig per generation method.
 
-For users who want the builder object itself (`download_and_prepare`, `as_dataset`, `as_streaming_dataset`,
+For users who want the builder object itself (`download_and_prepare`, `as_dataset`,
 the `datasets` cache) rather than a parquet folder::
 
     from clinqa_synth.builder import ClinqaSynth
