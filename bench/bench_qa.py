@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -36,15 +37,35 @@ def windows(width: int = 600, train_limit: int | None = None, dev_limit: int | N
     return out / "train.jsonl", out / "dev.jsonl"
 
 
-def throughput(steps: int, rounds: int = 2) -> None:
-    """Alternate bare Trainer and run_qa `rounds` times (bare first) and keep each one's best: the first
-    torch run in a process pays warm-up costs, so a single ordered pair is biased."""
-    import datasets
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, Trainer, TrainingArguments, default_data_collator
+def throughput(steps: int, rounds: int = 3, warmup: int = 3) -> None:
+    """Steady-state training step time of run_qa's Trainer vs a bare `Trainer` on the same features.
 
+    Both get the same callback that timestamps every optimiser step; the first `warmup` steps (allocator and
+    thread-pool warm-up) are dropped and the median of the rest is compared, alternating the two `rounds`
+    times. `train_samples_per_second` (whole `train()` call) is printed too, but on a short CPU run it is
+    dominated by one-off costs and by noise from the machine.
+    """
+    import datasets
+    from transformers import (AutoModelForQuestionAnswering, AutoTokenizer, HfArgumentParser, Trainer, TrainerCallback,
+                              TrainingArguments, default_data_collator)  # fmt: skip
+
+    from clinqa_synth.qa.arguments import DataTrainingArguments, ModelArguments
     from clinqa_synth.qa.backbone import packaged_minilm_path
     from clinqa_synth.qa.features import FeatureSettings, prepare_train_features
-    from clinqa_synth.qa.run import parse_and_run
+    from clinqa_synth.qa.run import run_qa
+
+    class StepClock(TrainerCallback):
+        def __init__(self) -> None:
+            self.stamps: list[float] = []
+
+        def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+            self.stamps.append(time.perf_counter())
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+            self.stamps[-1] = time.perf_counter() - self.stamps[-1]
+
+        def median_step_s(self) -> float:
+            return statistics.median(self.stamps[warmup:])
 
     train, dev = windows(train_limit=steps * 16)
     common = ["--model_name_or_path", "packaged-minilm", "--max_seq_length", "256", "--doc_stride", "64", "--use_cpu",
@@ -55,18 +76,27 @@ def throughput(steps: int, rounds: int = 2) -> None:
     raw = datasets.load_dataset("json", data_files=str(train), split="train")
     features = raw.map(partial(prepare_train_features, tokenizer=tokenizer, settings=FeatureSettings(256, 64)),
                        batched=True, remove_columns=raw.column_names)  # fmt: skip
-    ours, bare = [], []
+    rows = []
     for _ in range(rounds):
+        clock = StepClock()
         args = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=16, max_steps=steps,
                                  seed=42, use_cpu=True, report_to="none", save_strategy="no",
                                  dataloader_num_workers=0)  # fmt: skip
         trainer = Trainer(model=AutoModelForQuestionAnswering.from_pretrained(path), args=args, train_dataset=features,
-                          data_collator=default_data_collator)  # fmt: skip
-        bare.append(trainer.train().metrics["train_samples_per_second"])
-        result = parse_and_run(["--train_file", str(train), "--do_train", "--output_dir", tempfile.mkdtemp(), *common])
-        ours.append(result["train"]["train_samples_per_second"])
-    print(json.dumps({"steps": steps, "rounds": rounds, "run_qa_samples_per_s": ours, "bare_trainer_samples_per_s": bare,
-                      "ratio_of_best": round(max(ours) / max(bare), 3)}, indent=2))  # fmt: skip
+                          data_collator=default_data_collator, callbacks=[clock])  # fmt: skip
+        bare_sps = trainer.train().metrics["train_samples_per_second"]
+        bare_step = clock.median_step_s()
+        clock = StepClock()
+        parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments))
+        model_args, data_args, training_args = parser.parse_args_into_dataclasses(
+            args=["--train_file", str(train), "--do_train", "--output_dir", tempfile.mkdtemp(), *common])
+        result = run_qa(model_args, data_args, training_args, callbacks=[clock])
+        rows.append({"bare_median_step_s": round(bare_step, 4), "run_qa_median_step_s": round(clock.median_step_s(), 4),
+                     "step_ratio": round(bare_step / clock.median_step_s(), 3), "bare_samples_per_s": bare_sps,
+                     "run_qa_samples_per_s": result["train"]["train_samples_per_second"]})  # fmt: skip
+    ratios = [r["step_ratio"] for r in rows]
+    print(json.dumps({"steps": steps, "warmup_steps_dropped": warmup, "rounds": rows,
+                      "median_step_ratio": statistics.median(ratios)}, indent=2))  # fmt: skip
 
 
 def naive_postprocess(examples, features, start_logits, end_logits, n_best_size=20, max_answer_length=30):
@@ -143,7 +173,9 @@ def full(epochs: float, train_limit: int | None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
-    sub.add_parser("throughput").add_argument("--steps", type=int, default=30)
+    p = sub.add_parser("throughput")
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--rounds", type=int, default=3)
     p = sub.add_parser("postprocess")
     p.add_argument("--examples", type=int, default=2000)
     p.add_argument("--windows", type=int, default=5)
@@ -153,7 +185,7 @@ if __name__ == "__main__":
     p.add_argument("--train-limit", type=int, help="use only the first N training windows")
     args = parser.parse_args()
     if args.what == "throughput":
-        throughput(args.steps)
+        throughput(args.steps, args.rounds)
     elif args.what == "postprocess":
         postprocess(args.examples, args.windows, args.length)
     else:

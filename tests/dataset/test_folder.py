@@ -29,6 +29,47 @@ def test_a_crash_before_commit_leaves_the_previous_config_loadable(tmp_path: Pat
     assert not list(out.glob(".staging-*"))
 
 
+def test_a_reader_never_removes_a_running_generations_staging_folder(tmp_path: Path) -> None:
+    """Regression: `report`/a benchmark opening the folder while another process generated into it deleted that
+    process's staging folder, and its commit failed. Only staging folders whose owner is gone are removed."""
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "out"
+    write_config(out, "direct", ["kept?"])
+    # a live generation in another process: it stages rows, signals, then waits before committing
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from tests_support import write_config
+        from clinqa_synth.dataset.folder import DatasetFolder
+        folder = DatasetFolder({str(out)!r})
+        stage = folder.stage("nooverlap")
+        print("staged", flush=True)
+        sys.stdin.readline()
+        from tests_support import commit_stage
+        commit_stage(folder, stage, ["second?"])
+        print("committed", flush=True)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "staged"
+    DatasetFolder(out)  # a reader in this process runs the clean-up while the child is writing
+    assert len(list(out.glob(".staging-nooverlap-*"))) == 1, "a live staging folder was removed"
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    assert child.stdout.readline().strip() == "committed"
+    assert child.wait(timeout=60) == 0
+    assert datasets.load_dataset(str(out), "nooverlap")["train"]["question"] == ["second?"]
+    # and once the owner is gone (kill -9 mid-write), the same clean-up removes its leftovers
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "staged"
+    child.kill()
+    child.wait()
+    DatasetFolder(out)
+    assert not list(out.glob(".staging-*"))
+
+
 def test_interrupted_swap_is_repaired(tmp_path: Path) -> None:
     out = tmp_path / "out"
     write_config(out, "direct", ["kept?"])

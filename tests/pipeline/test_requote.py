@@ -34,12 +34,13 @@ def test_paraphrased_answers_are_requoted_or_dropped(llm_server, tmp_path) -> No
     notes.mkdir()
     for name in DOCS:
         shutil.copy(samples_dir("radiology") / name, notes / name)
-    paper = tmp_path / "paper-methods"
-    paper.mkdir()
-    (paper / "direct.yaml").write_text((FIXTURES / "test_methods" / "direct.yaml").read_text() + "requote: false\n")
+    paper, requote = tmp_path / "paper-methods", tmp_path / "requote-methods"
+    for folder, extra in ((paper, ""), (requote, "requote: true\n")):  # the default is off: the paper's pipeline
+        folder.mkdir()
+        (folder / "direct.yaml").write_text((FIXTURES / "test_methods" / "direct.yaml").read_text() + extra)
     with FaultProxy(llm_server.base_url) as proxy:
         proxy.rules.append((ANSWERS_PROMPT, "paraphrase"))
-        with_requote = _generate(proxy.url, notes, tmp_path / "out", tmp_path / "cache", FIXTURES / "test_methods")
+        with_requote = _generate(proxy.url, notes, tmp_path / "out", tmp_path / "cache", requote)
         without = _generate(proxy.url, notes, tmp_path / "paper", tmp_path / "cache", paper)
 
     # the paper's pipeline: every reworded answer is unplaceable, only "Unanswerable" survives

@@ -3,10 +3,18 @@
 Each config is written into a hidden staging folder and swapped in with renames only when
 complete; the README (with its `configs:` block) is regenerated from what is on disk and
 replaced atomically. Generating another config into the same folder adds it beside the others.
+
+Several processes may use one folder at once (two configs generated in parallel, `report` or a
+benchmark reading a folder that is being written). Each staging folder is owned through an
+advisory lock that its process holds until commit or death, so clean-up only removes staging
+folders whose owner is gone (a kill -9 releases the lock); swaps and clean-up run under a
+folder-wide lock. Found the hard way: a reader's clean-up deleted a running generation's staging
+folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -14,7 +22,12 @@ import shutil
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import IO, Any, Iterable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, one process per folder
+    fcntl = None  # type: ignore[assignment]
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,6 +38,40 @@ from clinqa_synth.errors import ClinqaError
 GENERATION_FILE = "generation.json"
 MARKER_TAG = "clinqa-synth"
 SPLITS = ("train", "validation")
+FOLDER_LOCK = ".clinqa-synth.lock"
+OWNER_LOCK = ".owner.lock"
+
+
+def _try_lock(handle: IO[bytes]) -> bool:
+    """Take an exclusive advisory lock without waiting; False if another process (or file handle) holds it."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def folder_lock(root: Path) -> Iterator[None]:
+    """Serialise swaps and clean-up between processes sharing one dataset folder (held for milliseconds)."""
+    with open(root / FOLDER_LOCK, "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+def _owner_alive(staging: Path) -> bool:
+    """A staging folder is in use while its owner holds the lock on its `.owner.lock` file."""
+    lock = staging / OWNER_LOCK
+    if not lock.exists():
+        return False
+    try:
+        with open(lock, "a+b") as handle:
+            return not _try_lock(handle)
+    except OSError:
+        return False
 
 
 class OutputError(ClinqaError):
@@ -86,16 +133,18 @@ class DatasetFolder:
         )
 
     def _recover(self) -> None:
-        """Finish or undo a swap that a crash interrupted; drop abandoned staging folders."""
-        for old in self.root.glob(".old-*"):
-            config = old.name.split("-", 2)[1] if old.name.count("-") >= 2 else ""
-            target = self.root / config
-            if config and not target.exists():
-                os.replace(old, target)
-            else:
-                shutil.rmtree(old, ignore_errors=True)
-        for staging in self.root.glob(".staging-*"):
-            shutil.rmtree(staging, ignore_errors=True)
+        """Finish or undo a swap that a crash interrupted; drop staging folders whose owner process is gone."""
+        with folder_lock(self.root):
+            for old in self.root.glob(".old-*"):
+                config = old.name.split("-", 2)[1] if old.name.count("-") >= 2 else ""
+                target = self.root / config
+                if config and not target.exists():
+                    os.replace(old, target)
+                else:
+                    shutil.rmtree(old, ignore_errors=True)
+            for staging in self.root.glob(".staging-*"):
+                if not _owner_alive(staging):
+                    shutil.rmtree(staging, ignore_errors=True)
 
     def data_files(self, config: str) -> dict[str, list[str]]:
         """Split → parquet paths relative to the folder (explicit, so the card pins the exact files)."""
@@ -125,7 +174,10 @@ class ConfigStage:
         self.folder = folder
         self.config = config
         self.dir = folder.root / f".staging-{config}-{uuid.uuid4().hex[:8]}"
-        self.dir.mkdir()
+        with folder_lock(folder.root):  # so no clean-up sees the folder before its owner lock is held
+            self.dir.mkdir()
+            self._owner = open(self.dir / OWNER_LOCK, "a+b")  # noqa: SIM115 - held until commit/abort/exit
+            _try_lock(self._owner)
         self.features = qa_features()
         self.schema = self.features.arrow_schema
         self._writers: dict[str, pq.ParquetWriter] = {}
@@ -169,9 +221,12 @@ class ConfigStage:
         atomic_write_text(self.dir / GENERATION_FILE, json.dumps(generation, indent=2, ensure_ascii=False))
         target = self.folder.root / self.config
         old = self.folder.root / f".old-{self.config}-{uuid.uuid4().hex[:8]}"
-        if target.exists():
-            os.replace(target, old)
-        os.replace(self.dir, target)
+        with folder_lock(self.folder.root):
+            (self.dir / OWNER_LOCK).unlink()
+            self._owner.close()
+            if target.exists():
+                os.replace(target, old)
+            os.replace(self.dir, target)
         shutil.rmtree(old, ignore_errors=True)
         return target
 
@@ -182,3 +237,4 @@ class ConfigStage:
             except Exception:  # noqa: BLE001 - best effort while unwinding another error
                 pass
         shutil.rmtree(self.dir, ignore_errors=True)
+        self._owner.close()

@@ -53,9 +53,10 @@ class MethodConfig(BaseModel):
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(default=1024, ge=16)
     seed: int = 0
-    # One follow-up call per section for answers that paraphrased instead of quoting (see pipeline.steps._requote);
-    # false reproduces the paper's pipeline exactly.
-    requote: bool = True
+    # One follow-up call per section for answers that paraphrased instead of quoting (see pipeline.steps._requote).
+    # Off by default (= the paper's pipeline): measured on the 1.5B model it added pairs per document but cost more
+    # completion tokens than it recovered (docs/benchmarks.md §3); turn it on when documents, not tokens, are scarce.
+    requote: bool = False
     selection: Literal["first", "answerable_first", "shortest_question_overlap"] = "first"
     radiology: KindDefaults = KindDefaults(num_questions=10, keep=5)
     clinical_record: KindDefaults = KindDefaults(num_questions=20, keep=5)

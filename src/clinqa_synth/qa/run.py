@@ -65,8 +65,12 @@ def _write_predictions(output_dir: Path, predictions: Predictions, prefix: str =
         (output_dir / f"{prefix}null_odds.json").write_text(json.dumps(predictions.null_odds, indent=2))
 
 
-def run_qa(model_args: ModelArguments, data: DataTrainingArguments, training: Any) -> dict[str, dict[str, float]]:
-    """Train/evaluate/predict as configured; returns the metrics of each phase that ran."""
+def run_qa(model_args: ModelArguments, data: DataTrainingArguments, training: Any,
+           callbacks: list[Any] | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Train/evaluate/predict as configured; returns the metrics of each phase that ran.
+
+    `callbacks` are `transformers.TrainerCallback`s handed to the Trainer (early stopping, timing, logging).
+    """
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer, default_data_collator, set_seed
 
     from clinqa_synth.qa.trainer import QuestionAnsweringTrainer
@@ -114,6 +118,7 @@ def run_qa(model_args: ModelArguments, data: DataTrainingArguments, training: An
         data_collator=default_data_collator,
         post_process=post,
         metrics_fn=partial(_metrics, data),
+        callbacks=callbacks,
     )
     output_dir = Path(training.output_dir)
     results: dict[str, dict[str, float]] = {}
