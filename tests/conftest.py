@@ -56,18 +56,33 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
+SAMPLE_DOCS = ("synthetic-chest-xray-002.txt", "synthetic-mri-knee-004.txt")
+
+
+def copy_sample_reports(folder: Path, names: tuple[str, ...] = SAMPLE_DOCS) -> Path:
+    """A folder of bundled synthetic radiology reports (two sections each), as a user's notes folder."""
+    import shutil
+
+    from clinqa_synth.cli import samples_dir
+
+    folder.mkdir(parents=True)
+    for name in names:
+        shutil.copy(samples_dir("radiology") / name, folder / name)
+    return folder
+
+
+@pytest.fixture()
+def notes(tmp_path: Path) -> Path:
+    return copy_sample_reports(tmp_path / "notes")
+
+
 @pytest.fixture(scope="session")
 def generated(small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Two sample reports through `direct` and `nooverlap_summary`, on a freshly started embedded server."""
-    import shutil
-
-    from clinqa_synth.cli import main, samples_dir
+    from clinqa_synth.cli import main
 
     root = tmp_path_factory.mktemp("e2e")
-    notes = root / "notes"
-    notes.mkdir()
-    for name in ("synthetic-chest-xray-002.txt", "synthetic-us-abdomen-003.txt"):
-        shutil.copy(samples_dir("radiology") / name, notes / name)
+    notes = copy_sample_reports(root / "notes", ("synthetic-chest-xray-002.txt", "synthetic-us-abdomen-003.txt"))
     out = root / "out"
     args = ["generate", "--input", str(notes), "--config", "direct,nooverlap_summary", "--out", str(out),
             "--model", "small", "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(root / "cache"),

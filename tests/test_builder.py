@@ -9,26 +9,16 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, SAMPLE_DOCS
 from tests_support import FaultProxy
 
 from clinqa_synth.builder import ClinqaSynth
-from clinqa_synth.cli import samples_dir
 from clinqa_synth.errors import ClinqaError
 from clinqa_synth.llm.session import LLMSettings
 from clinqa_synth.methods import available_methods
 from clinqa_synth.pipeline.prompts import builtin_prompts_dir
 
-DOCS = ("synthetic-chest-xray-002.txt", "synthetic-mri-knee-004.txt")
 
-
-@pytest.fixture()
-def notes(tmp_path: Path) -> Path:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    for name in DOCS:
-        shutil.copy(samples_dir("radiology") / name, folder / name)
-    return folder
 
 
 def test_one_builder_config_per_shipped_method() -> None:
@@ -70,7 +60,7 @@ def test_config_id_changes_with_everything_that_shapes_the_rows(notes, small_mod
     other.symlink_to(small_model_path)
     assert config_id(llm=LLMSettings(model=str(other))) != base
     # an edited document
-    (notes / DOCS[0]).write_text((notes / DOCS[0]).read_text() + "\nAddendum: no change.\n")
+    (notes / SAMPLE_DOCS[0]).write_text((notes / SAMPLE_DOCS[0]).read_text() + "\nAddendum: no change.\n")
     assert config_id() != base
 
 
@@ -104,10 +94,10 @@ def test_builder_generates_caches_and_regenerates_after_an_edit(llm_server, note
         built = builder.as_dataset()
         from clinqa_synth.dataset.folder import split_for
 
-        assert set(built) == {split_for(Path(d).stem, 0.5) for d in DOCS}  # split by document, as the CLI does
+        assert set(built) == {split_for(Path(d).stem, 0.5) for d in SAMPLE_DOCS}  # split by document, as the CLI does
         rows = [row for split in built.values() for row in split]
         assert rows and len({r["id"] for r in rows}) == len(rows)
-        assert {r["document_id"] for r in rows} == {Path(d).stem for d in DOCS}
+        assert {r["document_id"] for r in rows} == {Path(d).stem for d in SAMPLE_DOCS}
         for row in rows:
             for text, start in zip(row["answers"]["text"], row["answers"]["answer_start"]):
                 assert row["context"][start : start + len(text)] == text
@@ -137,6 +127,6 @@ def test_builder_generates_caches_and_regenerates_after_an_edit(llm_server, note
         assert edited.cache_dir != builder.cache_dir
         edited.download_and_prepare()
         answer_calls = proxy.chat_requests - first_calls
-        assert 0 < answer_calls <= 2 * len(DOCS) * 3  # one per section, plus format retries at most
+        assert 0 < answer_calls <= 2 * len(SAMPLE_DOCS) * 3  # one per section, plus format retries at most
         assert len(edited.as_dataset()["train"]) + len(edited.as_dataset().get("validation", [])) > 0
     assert set(Path(tempfile.gettempdir()).glob("clinqa-synth-builder-*")) == work_before, "work folders removed"

@@ -19,22 +19,13 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, SAMPLE_DOCS, copy_sample_reports
 from tests_support import FaultProxy
 
-from clinqa_synth.cli import main, samples_dir
+from clinqa_synth.cli import main
 
 pytestmark = pytest.mark.llm
-DOCS = ("synthetic-chest-xray-002.txt", "synthetic-mri-knee-004.txt")
 
-
-@pytest.fixture()
-def notes(tmp_path: Path) -> Path:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    for name in DOCS:
-        shutil.copy(samples_dir("radiology") / name, folder / name)
-    return folder
 
 
 def gen_args(notes: Path, out: Path, cache: Path, endpoint: str, *extra: str) -> list[str]:
@@ -131,10 +122,7 @@ def embedded_args(notes: Path, out: Path, cache: Path) -> list[str]:
 def uninterrupted(small_model_path, tmp_path_factory) -> dict:
     """One uninterrupted run on the embedded server: the reference every resumed run must equal."""
     root = tmp_path_factory.mktemp("uninterrupted")
-    notes = root / "notes"
-    notes.mkdir()
-    for name in DOCS:
-        shutil.copy(samples_dir("radiology") / name, notes / name)
+    notes = copy_sample_reports(root / "notes")
     out, cache = root / "out", root / "cache"
     assert main(embedded_args(notes, out, cache)) == 0
     return {"notes": notes, "out": out, "cache": cache, "rows": rows(out), "tags": _tags(cache)}
@@ -183,7 +171,7 @@ def test_kill_minus_9_then_rerun_loses_nothing(uninterrupted, tmp_path) -> None:
     assert final.wait(timeout=600) == 0, final.stderr.read().decode()[-2000:]
     got = rows(out)
     assert len({r["id"] for r in got}) == len(got), "duplicate rows"
-    assert generation(out)["documents"] == {**generation(out)["documents"], "total": len(DOCS), "failed": 0}
+    assert generation(out)["documents"] == {**generation(out)["documents"], "total": len(SAMPLE_DOCS), "failed": 0}
     assert got == uninterrupted["rows"]
     # and the finished dataset is exactly reproducible from the cache
     again = _cli(embedded_args(notes, tmp_path / "again", cache), env)

@@ -7,7 +7,6 @@ completions into reworded answers (the failure small models show); the follow-up
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import datasets
@@ -15,10 +14,9 @@ import pytest
 from conftest import FIXTURES
 from tests_support import FaultProxy
 
-from clinqa_synth.cli import main, samples_dir
+from clinqa_synth.cli import main
 
 pytestmark = pytest.mark.llm
-DOCS = ("synthetic-chest-xray-002.txt", "synthetic-mri-knee-004.txt")
 ANSWERS_PROMPT = "Answer each question below using only"  # in the answers prompt, not in the requote prompt
 
 
@@ -29,11 +27,7 @@ def _generate(proxy_url: str, notes: Path, out: Path, cache: Path, methods: Path
     return json.loads((out / "direct" / "generation.json").read_text())
 
 
-def test_paraphrased_answers_are_requoted_or_dropped(llm_server, tmp_path) -> None:
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    for name in DOCS:
-        shutil.copy(samples_dir("radiology") / name, notes / name)
+def test_paraphrased_answers_are_requoted_or_dropped(llm_server, notes, tmp_path) -> None:
     paper, requote = tmp_path / "paper-methods", tmp_path / "requote-methods"
     for folder, extra in ((paper, ""), (requote, "requote: true\n")):  # the default is off: the paper's pipeline
         folder.mkdir()
