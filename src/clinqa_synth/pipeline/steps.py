@@ -142,8 +142,9 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
 
     Small models often answer in their own words; the paper's exact-match rule drops those pairs and the
     tokens spent on them. One follow-up call per section (its prompt starts with the same section text, so
-    servers with prefix caching skip that prefill) recovers many; each recovered answer still has to pass
-    the same alignment, and its `match` is prefixed with `requote_` so it can be audited or filtered.
+    servers with prefix caching skip that prefill) recovers some — measured with the 1.5B model: 9 of 168,
+    for +38 % completion tokens, hence off by default. Each recovered answer still has to pass the same
+    alignment, and its `match` is prefixed with `requote_` so it can be audited or filtered.
     """
     items = [{"question": questions[number - 1], "answer": answer[:300]} for number, answer in unplaceable]
     prompt = prompts.render("requote", section_text=section.text, section_name=section.name, items=items)
@@ -196,7 +197,7 @@ async def process_document(
         answers = await _answer_call(chat, prompt, method, len(questions), result, "answers",
                                      f"{document.id}/answers/{section.name}")  # fmt: skip
         by_number = {a.number: a.answer for a in answers}
-        # question number → (answer, span or None for unanswerable, how it was placed); None: not placed
+        # question number → (answer, span or None for unanswerable, how it was placed); absent: not placed
         placed: dict[int, tuple[str, Span | None, str]] = {}
         unplaceable: list[tuple[int, str]] = []
         for number, question in enumerate(questions, 1):
