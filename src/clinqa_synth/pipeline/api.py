@@ -256,6 +256,7 @@ def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, 
                       "failed_ids": summary.failures[:200]},  # fmt: skip
         "funnel": {step: summary.funnel.get(step, 0) for step in ("asked", "parsed", "answered", "placed", "kept")},
         "requoted": summary.funnel.get("requoted", 0),
+        "requote_failed_calls": summary.funnel.get("requote_failed", 0),
         "drops": dict(summary.drops),
         "placement": dict(summary.placements),
         "answerable": summary.answerable,

@@ -14,7 +14,13 @@ from typing import Any
 
 from clinqa_synth.documents.model import Document
 from clinqa_synth.llm.cache import CALL_TAG
-from clinqa_synth.llm.protocol import ChatClient, Completion
+from clinqa_synth.llm.protocol import (
+    ChatClient,
+    Completion,
+    ContextOverflowError,
+    TransientLLMError,
+    TruncatedCompletionError,
+)
 from clinqa_synth.methods import MethodConfig
 from clinqa_synth.pipeline.parsing import (
     SummaryError,
@@ -149,7 +155,13 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
     items = [{"question": questions[number - 1], "answer": answer[:300]} for number, answer in unplaceable]
     prompt = prompts.render("requote", section_text=section.text, section_name=section.name, items=items)
     result.funnel["requoted"] += len(items)
-    answers = await _answer_call(chat, prompt, method, len(items), result, "requote", tag)
+    try:
+        answers = await _answer_call(chat, prompt, method, len(items), result, "requote", tag)
+    except (TransientLLMError, TruncatedCompletionError, ContextOverflowError):
+        # optional step: its failure (a rambling answer past max_tokens, a server that keeps failing) must not
+        # cost the document its first-pass pairs; bad credentials and the like still stop the run
+        result.funnel["requote_failed"] += 1
+        return {}
     recovered: dict[int, tuple[str, Span | None, str]] = {}
     for item in answers:
         if not 1 <= item.number <= len(unplaceable) or not item.answer.strip():
