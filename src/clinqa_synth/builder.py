@@ -105,13 +105,12 @@ def model_identity(llm: LLMSettings) -> list[str]:
     """What answers the prompts: the GGUF file (name and size, as in the completion cache's key), or the
     model each endpoint reports serving (asked with `GET /v1/models`; the URL is kept without credentials)."""
     from clinqa_synth.llm.endpoint import EndpointChat
-    from clinqa_synth.llm.models import resolve_model
+    from clinqa_synth.llm.models import gguf_model_id, resolve_model
     from clinqa_synth.llm.safety import redact_url
 
     urls = [llm.endpoint] if isinstance(llm.endpoint, str) else list(llm.endpoint or [])
     if not urls:
-        path = resolve_model(llm.model)
-        return [f"{path.stem}:{path.stat().st_size}"]
+        return [gguf_model_id(resolve_model(llm.model))]
     identities = []
     for url in urls:
         endpoint = EndpointChat(url, model=llm.model, api_key=llm.api_key, allow_remote=llm.allow_remote_endpoint)

@@ -32,6 +32,8 @@ SCHEMA_VERSION = 1
 # What a cached call belongs to (e.g. "doc-17/answers/impression"), set by the pipeline driver; stored beside
 # the completion so a user (or a test) can see which document's work is already done.
 CALL_TAG: contextvars.ContextVar[str] = contextvars.ContextVar("clinqa_synth_call_tag", default="")
+# The document whose calls are being made (set once per document task); prefix priming works per document.
+CALL_DOCUMENT: contextvars.ContextVar[str] = contextvars.ContextVar("clinqa_synth_call_document", default="")
 
 
 class CacheCorruptError(LLMError):
@@ -206,20 +208,13 @@ class CachedChat:
             hit = self.cache.get(key)
             if hit is not None:
                 self.accounting.record_cache_hit(hit)
-                self._unseen = (_document_of(CALL_TAG.get()), messages, params)
+                self._unseen = (CALL_DOCUMENT.get(), messages, params)
                 return hit
         unseen, self._unseen = self._unseen, None
-        if self.prime_prefix and unseen is not None and unseen[0] and unseen[0] == _document_of(CALL_TAG.get()):
+        if self.prime_prefix and unseen is not None and unseen[0] and unseen[0] == CALL_DOCUMENT.get():
             await self.inner.prime(unseen[1], **unseen[2])  # type: ignore[attr-defined]
         completion = await self.inner.chat(messages, **params)
         if self.cache is not None:
             self.cache.put(key, completion, CALL_TAG.get())
         return completion
 
-
-def _document_of(tag: str) -> str:
-    """The document part of a call tag ("doc-17/answers/impression" → "doc-17"; ids may hold slashes)."""
-    for step in ("/answers/", "/requote/"):
-        if step in tag:
-            return tag.rpartition(step)[0]
-    return tag.rpartition("/")[0]

@@ -144,6 +144,11 @@ def assemble(model: PackagedModel, target_dir: Path | None = None) -> Path:
     return target
 
 
+def gguf_model_id(path: Path) -> str:
+    """The identity of a local GGUF in cache keys and dataset fingerprints: file name and size."""
+    return f"{path.stem}:{path.stat().st_size}"
+
+
 def resolve_model(spec: str | None) -> Path:
     """`--model` → a local GGUF path: an existing file, `repo_id/file.gguf` on the Hub, or a packaged model name."""
     spec = spec or DEFAULT_MODEL

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from clinqa_synth.llm.accounting import Accounting
 from clinqa_synth.llm.cache import CachedChat, CompletionCache, default_cache_dir
 from clinqa_synth.llm.endpoint import DEFAULT_CONCURRENCY, EndpointChat
-from clinqa_synth.llm.models import resolve_model
+from clinqa_synth.llm.models import gguf_model_id, resolve_model
 from clinqa_synth.llm.pool import EndpointPool
 from clinqa_synth.llm.protocol import Completion, Message
 from clinqa_synth.llm.retry import RetryPolicy
@@ -82,7 +82,7 @@ class LazyEmbeddedChat:
         self._options = {"timeout_s": timeout_s, "retry": retry}
         self._endpoint: EndpointChat | None = None
         self._lock = asyncio.Lock()
-        self.model_id = f"{server.model_path.stem}:{server.model_path.stat().st_size}"
+        self.model_id = gguf_model_id(server.model_path)
 
     @property
     def display_url(self) -> str:

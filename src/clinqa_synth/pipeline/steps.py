@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clinqa_synth.documents.model import Document
-from clinqa_synth.llm.cache import CALL_TAG
+from clinqa_synth.llm.cache import CALL_DOCUMENT, CALL_TAG
 from clinqa_synth.llm.protocol import (
     ChatClient,
     Completion,
@@ -187,6 +187,7 @@ async def process_document(
 ) -> DocumentResult:
     """Run every step for one document; a step's failure fails only this document."""
     result = DocumentResult(document.id)
+    CALL_DOCUMENT.set(document.id)  # the driver runs each document in its own task, so this stays per document
     defaults = method.for_kind(document.kind)
     try:
         if method.summarize:
