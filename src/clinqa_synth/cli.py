@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,9 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--endpoint", action="append", help="base URL of an OpenAI-compatible server (TGI, vLLM, "
                        "SGLang, llama.cpp, Ollama); repeat it for several servers of the same model (least-loaded "
                        "dispatch). Without it the embedded llama.cpp server is started on 127.0.0.1.")
-    group.add_argument("--model", help="embedded server: packaged model name (default, small), PATH.gguf or "
-                       "ORG/REPO/FILE.gguf; with --endpoint: the served model name")
+    group.add_argument("--model", default=os.environ.get("CLINQA_SYNTH_MODEL") or None,
+                       help="embedded server: packaged model name (default, small), PATH.gguf or "
+                       "ORG/REPO/FILE.gguf; with --endpoint: the served model name (default: $CLINQA_SYNTH_MODEL)")
     group.add_argument("--api-key", help="token for the endpoint (default: $CLINQA_SYNTH_API_KEY, $OPENAI_API_KEY, "
                        "$HF_TOKEN, then the HF login). Never written anywhere.")
     group.add_argument("--concurrency", type=int, help="requests in flight (default: the server's parallel slots "
@@ -309,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(func=cmd_chat)
 
     serve = sub.add_parser("serve", help="run the embedded llama.cpp server in the foreground")
-    serve.add_argument("--model")
+    serve.add_argument("--model", default=os.environ.get("CLINQA_SYNTH_MODEL") or None)
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--runtime", default="auto", choices=("auto", "llama-cpp-python", "llama-server"))
     serve.add_argument("--n-ctx", type=int, default=8192)
@@ -345,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     method.add_argument("--max-section-chars", type=int, default=12000,
                         help="longer sections are split into chunks (recorded in the section name)")
     output = generate.add_argument_group("output")
-    output.add_argument("--out", type=Path, required=True, help="dataset folder (created; other configs kept)")
+    output.add_argument("--out", type=Path, default=Path("clinqa_synth"), help="dataset folder (created; other "
+                        "configs kept; default ./clinqa_synth, so load_dataset('clinqa_synth', CONFIG) loads it)")
     output.add_argument("--validation-fraction", type=float, default=0.0, help="share of documents in a "
                         "validation split (by document)")
     output.add_argument("--license", default="other", help="license id for the card (your sources decide)")
