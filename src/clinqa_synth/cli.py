@@ -103,18 +103,50 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the embedded server in the foreground for other tools to use."""
     from clinqa_synth.llm.models import resolve_model
-    from clinqa_synth.llm.server import EmbeddedServer
+    from clinqa_synth.llm.server import EmbeddedServer, ServerCrashedError
+    from clinqa_synth.llm.session import default_server_log
 
     server = EmbeddedServer(resolve_model(args.model), runtime=args.runtime, n_ctx=args.n_ctx,
-                            parallel=args.parallel, port=args.port)
+                            parallel=args.parallel, port=args.port, log_path=args.server_log or default_server_log())
+    restarted = False
     with server:
         console.print(f"[bold green]Serving[/bold green] {server.model_path.name} ({server.runtime}) at "
-                      f"{server.base_url}/v1 — Ctrl-C to stop")
+                      f"{server.base_url}/v1 — Ctrl-C to stop (log: {server.log_path})")
         try:
-            assert server.process is not None
-            server.process.wait()
+            while True:
+                assert server.process is not None
+                server.process.wait()
+                status = server.exit_status()
+                if status is None or status.returncode == 0:
+                    return 0
+                if status.is_build_problem or restarted:
+                    raise ServerCrashedError(status.message("again after a restart" if restarted else
+                                                            "while serving"), status)  # fmt: skip
+                console.print(f"[yellow]{status.message()}[/yellow]\nrestarting once…")
+                server.stop()
+                server.start()
+                restarted = True
         except KeyboardInterrupt:
             console.print("stopping…")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check runtime, model, one completion and the cache; print a verdict with the fix for each failure."""
+    from clinqa_synth.doctor import Check, run_doctor
+
+    def report(check: Check) -> None:
+        mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+        console.print(f"{mark} {check.name:<10} {check.detail}", highlight=False)
+        if check.fix:
+            console.print(f"     {'':<10} fix: {check.fix}", highlight=False)
+
+    checks = run_doctor(args.model, args.cache_dir, report)
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        console.print(f"[bold red]not ready[/bold red]: {', '.join(failed)} failed — see the fixes above")
+        return 1
+    console.print("[bold green]ready[/bold green]: clinqa-synth can generate on this machine")
     return 0
 
 
@@ -221,6 +253,9 @@ def print_summary(summary: Any) -> None:
     table.add_row("LLM", f"{usage.get('calls', 0)} calls, {usage.get('cache_hits', 0)} cache hits, "
                   f"{usage.get('retries', 0)} retries, {usage.get('prompt_tokens', 0)} prompt + "
                   f"{usage.get('completion_tokens', 0)} completion tokens")  # fmt: skip
+    if usage.get("server_restarts"):
+        table.add_row("server", f"the embedded server crashed and was restarted {usage['server_restarts']} time(s); "
+                      "its log is in the cache directory (embedded-server.log)")
     table.add_row("splits", ", ".join(f"{k} {v}" for k, v in summary.splits.items()))
     table.add_row("wall time", f"{summary.wall_s:.1f} s")
     console.print(table)
@@ -316,7 +351,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--runtime", default="auto", choices=("auto", "llama-cpp-python", "llama-server"))
     serve.add_argument("--n-ctx", type=int, default=8192)
     serve.add_argument("--parallel", type=int, default=1)
+    serve.add_argument("--server-log", type=Path, help="server log file (default: embedded-server.log in the cache dir)")
     serve.set_defaults(func=cmd_serve)
+
+    doctor = sub.add_parser("doctor", help="check the runtime, model, one completion and the cache (under a minute)")
+    doctor.add_argument("--model", default=os.environ.get("CLINQA_SYNTH_MODEL") or None,
+                        help="model to check (default: $CLINQA_SYNTH_MODEL or the default packaged model)")
+    doctor.add_argument("--cache-dir", type=Path)
+    doctor.set_defaults(func=cmd_doctor)
 
     models = sub.add_parser("models", help="list the packaged GGUF models")
     models.add_argument("--assemble", action="store_true", help="assemble installed models into the cache now")
@@ -401,7 +443,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ClinqaError, LLMError) as exc:
         from clinqa_synth.llm.safety import redact
 
-        console.print(f"[bold red]error:[/bold red] {redact(str(exc), (getattr(args, 'api_key', None) or '',))}")
+        # soft_wrap: a fix command or a log path in the message must stay copy-pasteable on one line
+        from rich.text import Text
+
+        message = redact(str(exc), (getattr(args, "api_key", None) or "",))
+        console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]interrupted — finished work is kept; re-run the same command to resume[/yellow]")

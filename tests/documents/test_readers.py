@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import FIXTURES, SHARED_DATA
+from conftest import FIXTURES, SHARED_DATA, require
 
 from clinqa_synth.documents import read_documents
 from clinqa_synth.documents.readers import InputError
@@ -52,8 +52,7 @@ def test_tables_with_custom_columns(tmp_path: Path, suffix: str) -> None:
 
 def test_aci_bench_csv_from_shared_data() -> None:
     path = SHARED_DATA / "aci_bench" / "valid.csv"
-    if not path.exists():
-        pytest.skip("shared data not present")
+    require(path.exists(), f"shared data not present: {path}")
     docs = list(read_documents(path, text_column="note", id_column="encounter_id", kind="clinical_record"))
     assert len(docs) == 20 and all(d.kind == "clinical_record" and d.sections[0].text for d in docs)
 
@@ -76,8 +75,7 @@ def test_mimic_qa_is_a_credentialed_clinical_record() -> None:
 
 def test_covid_qa_squad_json_deduplicates_contexts() -> None:
     path = SHARED_DATA / "covid_qa" / "covid-qa-dev.json"
-    if not path.exists():
-        pytest.skip("shared data not present")
+    require(path.exists(), f"shared data not present: {path}")
     docs = list(read_documents(path, kind="clinical_record"))
     contexts = [d.sections[0].text for d in docs]
     assert len(contexts) == len(set(contexts)) > 0 and not docs[0].credentialed

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from conftest import require
 
 from clinqa_synth.llm.cache import CacheCorruptError, CachedChat, CompletionCache, cache_key
 from clinqa_synth.llm.models import PACKAGED_MODELS, SMALL_MODEL, ModelUnavailableError, PackagedModel, assemble, resolve_model
@@ -78,12 +79,12 @@ def test_refresh_ignores_and_overwrites_entries(tmp_path: Path, llm_server) -> N
 
 def test_assembly_with_wrong_hash_leaves_no_file(tmp_path: Path) -> None:
     real = PACKAGED_MODELS[SMALL_MODEL]
-    try:
-        from clinqa_synth.llm.models import packaged_parts
+    from clinqa_synth.llm.models import packaged_parts
 
+    try:
         packaged_parts(real)
     except ModelUnavailableError:
-        pytest.skip("small packaged model not installed")
+        require(False, "small packaged model not installed")
     wrong = PackagedModel(**{**real.__dict__, "sha256": "0" * 64, "name": "broken"})
     with pytest.raises(ModelUnavailableError, match="expected"):
         assemble(wrong, tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import require_module
 
 from clinqa_synth.qa.metrics import f1_score, normalize_answer, reference_overlap, squad_v2_metrics
 
@@ -93,7 +94,7 @@ def test_missing_prediction_is_an_error() -> None:
 
 
 def test_local_evaluate_module_matches_the_library() -> None:
-    evaluate = pytest.importorskip("evaluate")
+    evaluate = require_module("evaluate")
     from clinqa_synth.qa import evaluate_module_path
 
     metric = evaluate.load(evaluate_module_path())

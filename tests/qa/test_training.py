@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, SHARED_DATA
+from conftest import FIXTURES, SHARED_DATA, require, require_module
 
 pytestmark = pytest.mark.train
 COVID = SHARED_DATA / "covid_qa"
@@ -14,14 +14,13 @@ COVID = SHARED_DATA / "covid_qa"
 
 @pytest.fixture(scope="module")
 def covid_windows(tmp_path_factory) -> dict[str, Path]:
-    pytest.importorskip("transformers")
+    require_module("transformers")
     from clinqa_synth.qa.backbone import packaged_minilm_path
     from clinqa_synth.qa.gold import load_qa_file
     from clinqa_synth.qa.subsets import answer_windows
 
     packaged_minilm_path()
-    if not (COVID / "covid-qa-train.json").exists():
-        pytest.skip("shared COVID-QA data not present")
+    require((COVID / "covid-qa-train.json").exists(), f"shared COVID-QA data not present in {COVID}")
     root = tmp_path_factory.mktemp("covid")
     train = answer_windows(load_qa_file(COVID / "covid-qa-train.json", normalize_whitespace=True), 300, 96)
     dev = answer_windows(load_qa_file(COVID / "covid-qa-dev.json", normalize_whitespace=True), 300, 48)

@@ -26,6 +26,7 @@ class Accounting:
     completion_tokens: int = 0
     cached_completion_tokens: int = 0  # what the cache hits cost when they were generated (for tokens per pair)
     latency_s: float = 0.0
+    server_restarts: int = 0  # embedded server crashes recovered by a restart (not build problems)
     started_at: float = field(default_factory=time.perf_counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -45,6 +46,10 @@ class Accounting:
     def record_prime(self) -> None:
         with self._lock:
             self.primes += 1
+
+    def record_server_restart(self) -> None:
+        with self._lock:
+            self.server_restarts += 1
 
     def record_retry(self) -> None:
         with self._lock:

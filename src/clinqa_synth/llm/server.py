@@ -24,12 +24,21 @@ from typing import Literal
 import httpx2 as httpx
 
 from clinqa_synth.llm.protocol import FatalLLMError
+from clinqa_synth.llm.server_exit import ServerExit
 
 Runtime = Literal["llama-cpp-python", "llama-server"]
 
 
 class ServerStartError(FatalLLMError):
     """The embedded server could not be started; the message names the missing piece."""
+
+
+class ServerCrashedError(FatalLLMError):
+    """The embedded server died while serving and restarting it cannot help (or did not)."""
+
+    def __init__(self, message: str, exit_status: ServerExit) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
 
 
 def cpu_count() -> int:
@@ -139,13 +148,10 @@ class EmbeddedServer:
         )
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                log = self._log_tail()
+            status = self.exit_status()
+            if status is not None:
                 self.stop()
-                raise ServerStartError(
-                    f"the embedded {self.runtime} server exited with code {self.process.returncode} while loading "
-                    f"{self.model_path.name}.{log}"
-                )
+                raise ServerStartError(status.message(f"while loading {self.model_path.name}"))
             try:
                 if httpx.get(f"{self.base_url}/v1/models", timeout=2.0).status_code == 200:
                     return self.base_url
@@ -153,13 +159,23 @@ class EmbeddedServer:
                 pass
             time.sleep(0.25)
         self.stop()
-        raise ServerStartError(f"the embedded server did not answer within {self.startup_timeout_s:.0f} s")
+        raise ServerStartError(
+            f"the embedded server did not answer within {self.startup_timeout_s:.0f} s"
+            + (f"; see its log {self.log_path}" if self.log_path else "")
+        )
 
-    def _log_tail(self) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        tail = self.log_path.read_bytes()[-1500:].decode("utf-8", "replace")
-        return f" Last lines of {self.log_path}:\n{tail}"
+    def exit_status(self) -> ServerExit | None:
+        """How the child ended, or None while it runs (or was never started / already stopped by us)."""
+        process = self.process
+        if process is None or process.poll() is None:
+            return None
+        return ServerExit(process.returncode, self.runtime, self.log_path)
+
+    def restart(self) -> str:
+        """Reap a dead child and start a fresh one on a new free port; returns the new base URL."""
+        self.stop()
+        self.port = free_port(self.host)
+        return self.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Terminate the child (SIGTERM, then SIGKILL) and reap it; safe to call twice."""

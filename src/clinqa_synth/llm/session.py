@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 from clinqa_synth.llm.accounting import Accounting
 from clinqa_synth.llm.cache import CachedChat, CompletionCache, default_cache_dir
@@ -19,7 +20,11 @@ from clinqa_synth.llm.models import gguf_model_id, resolve_model
 from clinqa_synth.llm.pool import EndpointPool
 from clinqa_synth.llm.protocol import Completion, Message
 from clinqa_synth.llm.retry import RetryPolicy
-from clinqa_synth.llm.server import EmbeddedServer
+from clinqa_synth.llm.server import EmbeddedServer, ServerCrashedError
+from clinqa_synth.llm.server_exit import ServerExit
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,22 +70,37 @@ class LLMSession:
         }
 
 
+def default_server_log(cache_dir: Path | None = None) -> Path:
+    """Where the embedded server's log goes: beside the completion cache (a user-private directory)."""
+    return (cache_dir or default_cache_dir()) / "embedded-server.log"
+
+
 class LazyEmbeddedChat:
-    """The embedded server's client, started on the first call that misses the cache.
+    """The embedded server's client, started on the first call that misses the cache, and supervised.
 
     A re-run of a finished config is then served entirely from the cache without loading the model
     (seconds instead of the model's start-up). The cache key's model id comes from the GGUF file,
     so it is known before the server runs.
+
+    Supervision: the server is a child we own, so its death is noticed from its exit status within
+    `poll_s`, not after the retry budget of refused connections. A build problem (SIGILL) stops the run
+    with the fix; any other crash (e.g. the out-of-memory killer) restarts the server up to
+    `max_restarts` times, the interrupted calls are re-sent, and the restart is counted for the summary.
     """
 
     def __init__(self, server: EmbeddedServer, *, concurrency: int, timeout_s: float, structured: str,
-                 retry: RetryPolicy, accounting: Accounting) -> None:  # fmt: skip
+                 retry: RetryPolicy, accounting: Accounting, max_restarts: int = 1,
+                 poll_s: float = 0.5) -> None:  # fmt: skip
         self.server = server
         self.concurrency = concurrency
         self.structured = structured
         self.accounting = accounting
+        self.max_restarts = max_restarts
+        self.poll_s = poll_s
+        self.restarts: list[str] = []  # what each restart recovered from, for the run summary
         self._options = {"timeout_s": timeout_s, "retry": retry}
         self._endpoint: EndpointChat | None = None
+        self._generation = 0  # bumped by each restart, so concurrent callers restart once
         self._lock = asyncio.Lock()
         self.model_id = gguf_model_id(server.model_path)
 
@@ -88,21 +108,62 @@ class LazyEmbeddedChat:
     def display_url(self) -> str:
         return self.server.base_url
 
-    async def _ready(self) -> EndpointChat:
+    def _connect(self) -> EndpointChat:
+        return EndpointChat(
+            self.server.base_url, api_key="local", concurrency=self.concurrency, structured=self.structured,
+            accounting=self.accounting, model_id=self.model_id, **self._options,
+        )  # fmt: skip
+
+    async def _ready(self) -> tuple[EndpointChat, int]:
         async with self._lock:
             if self._endpoint is None:
                 await asyncio.to_thread(self.server.start)
-                self._endpoint = EndpointChat(
-                    self.server.base_url, api_key="local", concurrency=self.concurrency, structured=self.structured,
-                    accounting=self.accounting, model_id=self.model_id, **self._options,
-                )  # fmt: skip
-        return self._endpoint
+                self._endpoint = self._connect()
+            return self._endpoint, self._generation
+
+    async def _recover(self, generation: int, status: ServerExit) -> None:
+        """Restart after a crash (once per crash, whoever notices it first), or raise the crash's message."""
+        async with self._lock:
+            if generation != self._generation:
+                return  # another caller already restarted it
+            if status.is_build_problem or len(self.restarts) >= self.max_restarts:
+                when = "while serving" if not self.restarts else f"again after {len(self.restarts)} restart(s)"
+                raise ServerCrashedError(status.message(when), status)
+            self.restarts.append(status.what())
+            self.accounting.record_server_restart()
+            logger.warning("restarting the embedded server: %s", status.message())
+            old, self._endpoint = self._endpoint, None
+            if old is not None:
+                await old.aclose()
+            await asyncio.to_thread(self.server.restart)
+            self._endpoint = self._connect()
+            self._generation += 1
+
+    async def _supervised(self, send: Callable[[EndpointChat], Awaitable[T]]) -> T:
+        """Run one call while watching the child; on a crash recover (or raise) and re-send the call."""
+        while True:
+            endpoint, generation = await self._ready()
+            task = asyncio.ensure_future(send(endpoint))
+            status: ServerExit | None = None
+            try:
+                while True:
+                    done, _ = await asyncio.wait({task}, timeout=self.poll_s)
+                    status = self.server.exit_status()
+                    if done and (status is None or (not task.cancelled() and task.exception() is None)):
+                        return task.result()
+                    if status is not None or generation != self._generation:
+                        break  # crashed, or restarted by another caller: this call's server is gone
+            finally:
+                if not task.done():
+                    task.cancel()
+            if status is not None:
+                await self._recover(generation, status)
 
     async def chat(self, messages: list[Message], **params: Any) -> Completion:
-        return await (await self._ready()).chat(messages, **params)
+        return await self._supervised(lambda endpoint: endpoint.chat(messages, **params))
 
     async def prime(self, messages: list[Message], **params: Any) -> None:
-        await (await self._ready()).prime(messages, **params)
+        await self._supervised(lambda endpoint: endpoint.prime(messages, **params))
 
     async def aclose(self) -> None:
         if self._endpoint is not None:
@@ -118,7 +179,7 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
         urls = [settings.endpoint] if isinstance(settings.endpoint, str) else list(settings.endpoint or [])
         if not urls:
             model_path = resolve_model(settings.model)
-            log = settings.server_log or (settings.cache_dir or default_cache_dir()) / "embedded-server.log"
+            log = settings.server_log or default_server_log(settings.cache_dir)
             server = EmbeddedServer(
                 model_path, runtime=settings.runtime, n_ctx=settings.n_ctx, parallel=settings.parallel, log_path=log
             )
