@@ -407,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--predictions", required=True, help="predictions.json: question id → answer text")
     evaluate.add_argument("--gold", required=True, help="gold file: SQuAD/RadQA/MIMIC-QA JSON, JSONL, CSV, parquet")
     evaluate.add_argument("--null-odds", help="null_odds.json for best_exact/best_f1 thresholds")
-    evaluate.add_argument("--normalize-whitespace", action="store_true", help="collapse whitespace in gold contexts")
+    evaluate.add_argument("--normalize-whitespace", action=argparse.BooleanOptionalAction, default=True,
+                          help="collapse whitespace in gold contexts, as training does (default on, so RO finds "
+                          "predictions made on the normalised contexts)")
     evaluate.set_defaults(func=cmd_evaluate)
 
     experiment = sub.add_parser("experiment", help="multi-seed training on several training sets → mean ± sd table")

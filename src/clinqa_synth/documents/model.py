@@ -32,6 +32,7 @@ class Document:
     source: str = ""
     credentialed: bool = False
     notes: tuple[str, ...] = field(default=())
+    position: int | None = None  # place in the whole corpus (before sharding/splitting): drives temp_anneal
 
     @property
     def text(self) -> str:

@@ -65,7 +65,8 @@ class MethodConfig(BaseModel):
         """Temperature for the questions of document `index` of `total`: constant, or annealed linearly."""
         if self.temperature_end is None or total <= 1:
             return self.temperature
-        return self.temperature + (self.temperature_end - self.temperature) * index / (total - 1)
+        fraction = min(1.0, max(0.0, index / (total - 1)))  # clamped: never past the end value
+        return self.temperature + (self.temperature_end - self.temperature) * fraction
 
     def for_kind(self, kind: str) -> KindDefaults:
         return self.radiology if kind == "radiology" else self.clinical_record

@@ -10,7 +10,7 @@ import asyncio
 import datetime as _dt
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -98,12 +98,13 @@ def _count(source: DocumentSource, kind: str | None, reader_options: dict[str, A
 def shard_filter(documents: Iterable[Document], shard: tuple[int, int] | None) -> Iterator[Document]:
     """`--shard i/n`: a deterministic slice of documents (by position), so n machines split the work."""
     if shard is None:
-        yield from documents
+        for position, document in enumerate(documents):
+            yield document if document.position is not None else replace(document, position=position)
         return
     index, count = shard
     for position, document in enumerate(documents):
         if position % count == index:
-            yield document
+            yield document if document.position is not None else replace(document, position=position)
 
 
 async def _drive(documents: Iterable[Document], method: MethodConfig, chat: ChatClient, *, total: int | None,
@@ -157,6 +158,7 @@ def generate_to_folder(
     # Everything that can be checked without the LLM is checked first: every document is read once
     # (encoding, columns, empty texts) and every prompt is rendered, before a server is started.
     total, source = _count(source, kind, reader_options)
+    corpus_size = total
     if shard is not None:
         total = len(range(shard[0], total, shard[1]))
     if total == 0:
@@ -182,7 +184,8 @@ def generate_to_folder(
 
         def run(chat_client: ChatClient, concurrency: int, model_id: str) -> None:
             options = RunOptions(concurrency=concurrency, max_section_chars=max_section_chars, fail_fast=fail_fast,
-                                 prompts_dir=str(prompts_dir) if prompts_dir else None)  # fmt: skip
+                                 prompts_dir=str(prompts_dir) if prompts_dir else None,
+                                 corpus_size=corpus_size)  # fmt: skip
             coro = _drive(documents(), method, chat_client, total=total, options=options, model_id=model_id,
                           summary=summary, stage=stage, validation_fraction=validation_fraction,
                           prompt_sets=prompt_sets, progress=progress)  # fmt: skip

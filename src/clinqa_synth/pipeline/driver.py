@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import AsyncIterator, Callable, Iterable, Iterator
 
 from clinqa_synth.documents.model import Document
@@ -29,6 +29,7 @@ class RunOptions:
     max_section_chars: int = 12000
     fail_fast: bool = False
     prompts_dir: str | None = None
+    corpus_size: int | None = None  # documents in the whole input (all shards): temp_anneal runs 0 → 1 across it
 
 
 def split_long_documents(documents: Iterable[Document], max_chars: int) -> Iterator[Document]:
@@ -52,14 +53,10 @@ def split_long_documents(documents: Iterable[Document], max_chars: int) -> Itera
             groups[-1].append(section)
             size += len(section.text)
         if len(groups) == 1:
-            yield Document(document.id, document.kind, tuple(groups[0]), document.title, document.source,
-                           document.credentialed, document.notes + (note,))  # fmt: skip
+            yield replace(document, sections=tuple(groups[0]), notes=document.notes + (note,))
             continue
         for index, group in enumerate(groups, 1):
-            yield Document(
-                f"{document.id}#{index}", document.kind, tuple(group), document.title, document.source,
-                document.credentialed, document.notes + (note,),
-            )  # fmt: skip
+            yield replace(document, id=f"{document.id}#{index}", sections=tuple(group), notes=document.notes + (note,))
 
 
 async def run_documents(
@@ -82,7 +79,9 @@ async def run_documents(
         prompts = prompt_sets.get(document.kind)
         if prompts is None:
             prompts = prompt_sets[document.kind] = PromptSet(document.kind, options.prompts_dir)
-        temperature = method.question_temperature(index, total or index + 1)
+        # anneal over the corpus, not over this shard or over split chunks: a document's position is global
+        position = document.position if document.position is not None else index
+        temperature = method.question_temperature(position, options.corpus_size or total or position + 1)
         try:
             return await process_document(
                 chat, document, method, prompts, question_temperature=temperature, model_id=model_id

@@ -1,12 +1,21 @@
-"""Placing a model's answer at exact character offsets in its section.
+"""Placing a model's answer at exact character offsets in its section, without changing what it says.
 
-The paper placed answers with `context.index(answer)`, which loses every answer the model
-copied with a changed space, case, quote or trailing period, and picks the first of repeated
-strings. Here we try, in order: exact → normalised (whitespace, case, quotes, trailing
-punctuation, leading filler like "There is", list numbering, de-identification tokens) → fuzzy
-(rapidfuzz) above a threshold. Every result is a real substring of the context
-(`context[start:end] == text`), and repeated strings resolve to the occurrence whose
-surroundings share the most words with the question.
+The paper placed answers with `context.index(answer)`, which loses every answer the model copied with a
+changed space, case, quote or trailing period, and picks the first of repeated strings. Here we try, in
+order: exact → normalised (whitespace, case, quotes, trailing punctuation, leading filler like "There is",
+list numbering, de-identification tokens) → fuzzy (rapidfuzz, score ≥ the threshold, 90 by default).
+
+The rules every placement obeys (property-tested over random Unicode text):
+- it is a real substring: `context[start:end] == text`, and it never raises, whatever the input;
+- whole words: a span that starts/ends with a letter or digit starts/ends at a word boundary of the
+  context. "normal" is never placed inside "Abnormal"; when only a part-of-word occurrence exists the
+  answer is refused (`part_of_word`), never snapped to the longer word;
+- meaning: a non-exact placement never changes the answer's negation, laterality, numbers or dates
+  (`meaning.meaning_change`); such placements are refused with that reason;
+- fuzzy spans are trimmed, never extended: they do not start or end with words the answer does not
+  contain, and do not cross a sentence or clause boundary the answer does not cross;
+- length: a span's normalised length is at most 1.33 × the normalised answer's;
+- repeated strings resolve to the occurrence whose surroundings share the most words with the question.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
+from clinqa_synth.pipeline.meaning import meaning_change
 from clinqa_synth.text import content_words
 
 MatchKind = Literal["exact", "normalized", "fuzzy"]
@@ -29,16 +39,39 @@ _LEADING_FILLER = re.compile(
     re.I,
 )
 _TRAILING = " .,;:!?\"'"
+_BOUNDARY = re.compile(r"(?<=[.;!?])\s+|\s*\n\s*")  # sentence/clause breaks a span may not cross silently
+MAX_LENGTH_RATIO = 1.33
+MIN_LENGTH_RATIO = 0.75
+
+
 @dataclass(frozen=True)
 class Span:
+    """A placed answer: `context[start:end] == text`; `match` says which tier placed it."""
+
     start: int
     end: int
     text: str
     match: MatchKind
 
 
+@dataclass(frozen=True)
+class Placement:
+    """The outcome of placing one answer: a span, or None with the reason it was refused.
+
+    `refused` is None for an answer nothing resembles ("unplaceable"), else the guard that stopped a
+    candidate: "part_of_word", "negation", "laterality", "number", "date" or "boundary".
+    """
+
+    span: Span | None
+    refused: str | None = None
+
+
 def _normalize_with_map(text: str) -> tuple[str, list[int], list[int]]:
-    """Lower-cased, quote-unified, whitespace-collapsed text, with each char's original [start, end)."""
+    """Lower-cased, quote-unified, whitespace-collapsed text, with each normalised char's original [start, end).
+
+    Lower-casing can change length ("İ".lower() is two characters): every character it produces maps to
+    the one original character it came from, so any normalised slice maps back to a real slice of `text`.
+    """
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -51,8 +84,7 @@ def _normalize_with_map(text: str) -> tuple[str, list[int], list[int]]:
             ends.append(deid.end())
             index = deid.end()
             continue
-        char = text[index].translate(_QUOTES).lower()
-        if char.isspace():
+        if text[index].isspace():
             if chars and chars[-1] == " ":
                 ends[-1] = index + 1
             else:
@@ -60,9 +92,10 @@ def _normalize_with_map(text: str) -> tuple[str, list[int], list[int]]:
                 starts.append(index)
                 ends.append(index + 1)
         else:
-            chars.append(char)
-            starts.append(index)
-            ends.append(index + 1)
+            for char in text[index].translate(_QUOTES).lower():
+                chars.append(" " if char.isspace() else char)
+                starts.append(index)
+                ends.append(index + 1)
         index += 1
     return "".join(chars), starts, ends
 
@@ -122,17 +155,59 @@ def _occurrences(haystack: str, needle: str) -> list[int]:
     return found
 
 
-def _snap_to_words(context: str, start: int, end: int) -> tuple[int, int]:
-    """Grow a fuzzy span to whole words and trim surrounding spaces/punctuation."""
-    while start > 0 and context[start - 1].isalnum() and context[start].isalnum():
-        start -= 1
-    while end < len(context) and context[end - 1].isalnum() and context[end].isalnum():
-        end += 1
-    while start < end and context[start] in _TRAILING + "\n\t(":
+def is_whole_words(context: str, start: int, end: int) -> bool:
+    """True when [start, end) neither starts nor ends inside a word of `context`."""
+    if start >= end:
+        return False
+    if start > 0 and context[start].isalnum() and context[start - 1].isalnum():
+        return False
+    return not (end < len(context) and context[end - 1].isalnum() and context[end].isalnum())
+
+
+def _trim_edges(context: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink to whole words and drop surrounding spaces/punctuation; never grows the span."""
+    while start < end and not context[start].isalnum():
         start += 1
-    while end > start and context[end - 1] in _TRAILING + "\n\t)":
+    while end > start and not context[end - 1].isalnum():
         end -= 1
+    if start > 0 and start < end and context[start - 1].isalnum():  # starts inside a word: skip that word
+        while start < end and context[start].isalnum():
+            start += 1
+        return _trim_edges(context, start, end) if start < end else (start, start)
+    if end < len(context) and start < end and context[end].isalnum():  # ends inside a word: drop that word
+        while end > start and context[end - 1].isalnum():
+            end -= 1
+        return _trim_edges(context, start, end) if start < end else (start, start)
     return start, end
+
+
+def _within_answer_clauses(context: str, start: int, end: int, norm_answer: str) -> tuple[int, int]:
+    """Keep the run of the span's sentences/clauses that best matches the answer, as many as the answer has."""
+    pieces: list[tuple[int, int]] = []
+    cursor = start
+    for brk in _BOUNDARY.finditer(context, start, end):
+        pieces.append((cursor, brk.start()))
+        cursor = brk.end()
+    pieces.append((cursor, end))
+    pieces = [(a, b) for a, b in pieces if b > a]
+    wanted = len([b for b in _BOUNDARY.finditer(norm_answer)]) + 1
+    if len(pieces) <= wanted:
+        return start, end
+    windows = [(pieces[i][0], pieces[i + wanted - 1][1]) for i in range(len(pieces) - wanted + 1)]
+    return max(windows, key=lambda w: fuzz.ratio(_normalize_answer(context[w[0]:w[1]]), norm_answer))
+
+
+def _trim_foreign_words(context: str, start: int, end: int, norm_answer: str) -> tuple[int, int]:
+    """Drop leading/trailing words the answer does not contain (a fuzzy span may not reach into other text)."""
+    allowed = set(re.findall(r"\w+", norm_answer))
+    spans = [(m.start() + start, m.end() + start) for m in re.finditer(r"\w+", context[start:end])]
+    while spans and context[spans[0][0]:spans[0][1]].lower() not in allowed:
+        spans.pop(0)
+    while spans and context[spans[-1][0]:spans[-1][1]].lower() not in allowed:
+        spans.pop()
+    if not spans:
+        return start, start
+    return _trim_edges(context, spans[0][0], spans[-1][1])
 
 
 def _best_boundaries(answer: str, context: str, start: int, end: int, slack: int = 12) -> tuple[int, int]:
@@ -155,40 +230,66 @@ def _best_boundaries(answer: str, context: str, start: int, end: int, slack: int
     return best[1], best[2]
 
 
-def align_answer(answer: str, context: str, question: str = "", *, fuzzy_threshold: float = 90.0) -> Span | None:
-    """Character span of `answer` in `context`, or None when it cannot be placed with confidence."""
+def _length_ok(placed: str, norm_answer: str) -> bool:
+    length = len(_normalize_answer(placed))
+    return MIN_LENGTH_RATIO * len(norm_answer) <= length <= MAX_LENGTH_RATIO * len(norm_answer) + 1
+
+
+def place_answer(answer: str, context: str, question: str = "", *, fuzzy_threshold: float = 90.0,
+                 allow_fuzzy: bool = True) -> Placement:  # fmt: skip
+    """Place `answer` in `context` under the rules of this module; say why when a candidate was refused."""
     answer = answer.strip()
     if not answer or not context:
-        return None
+        return Placement(None)
+    refused: str | None = None
     exact = _occurrences(context, answer)
+    whole = [s for s in exact if is_whole_words(context, s, s + len(answer))]
+    if whole:
+        start = _best_occurrence(whole, len(answer), context, question)
+        return Placement(Span(start, start + len(answer), answer, "exact"))
     if exact:
-        start = _best_occurrence(exact, len(answer), context, question)
-        return Span(start, start + len(answer), answer, "exact")
+        refused = "part_of_word"
 
     norm_context, starts, ends = _normalize_with_map(context)
     norm_answer = _normalize_answer(answer)
     if len(norm_answer) < 2:
-        return None
-    found = _occurrences(norm_context, norm_answer)
-    if found:
-        original_starts = [starts[i] for i in found]
-        chosen = _best_occurrence(original_starts, len(norm_answer), context, question)
-        n_start = found[original_starts.index(chosen)]
+        return Placement(None, refused)
+    candidates: list[tuple[int, int]] = []
+    for n_start in _occurrences(norm_context, norm_answer):
         start, end = starts[n_start], ends[n_start + len(norm_answer) - 1]
-        return Span(start, end, context[start:end], "normalized")
+        if not is_whole_words(context, start, end):
+            refused = refused or "part_of_word"
+            continue
+        if (change := meaning_change(norm_answer, context[start:end])) is not None:
+            refused = change
+            continue
+        candidates.append((start, end))
+    if candidates:
+        chosen = _best_occurrence([c[0] for c in candidates], len(norm_answer), context, question)
+        start, end = next(c for c in candidates if c[0] == chosen)
+        return Placement(Span(start, end, context[start:end], "normalized"))
 
-    if len(norm_answer) < 4:
-        return None
+    if not allow_fuzzy or len(norm_answer) < 4:
+        return Placement(None, refused)
     alignment = fuzz.partial_ratio_alignment(norm_answer, norm_context, score_cutoff=fuzzy_threshold)
     if alignment is None:
-        return None
+        return Placement(None, refused)
     n_start, n_end = _best_boundaries(norm_answer, norm_context, alignment.dest_start, alignment.dest_end)
-    if n_end <= n_start or not (0.75 <= (n_end - n_start) / len(norm_answer) <= 1.33):
-        return None
-    start, end = _snap_to_words(context, starts[n_start], ends[n_end - 1])
-    if end <= start:
-        return None
+    if n_end <= n_start:
+        return Placement(None, refused)
+    start, end = _trim_edges(context, starts[n_start], ends[n_end - 1])
+    start, end = _within_answer_clauses(context, start, end, norm_answer)
+    start, end = _trim_foreign_words(context, start, end, norm_answer)
+    if end <= start or not is_whole_words(context, start, end):
+        return Placement(None, refused or "boundary")
     placed = context[start:end]
-    if fuzz.ratio(_normalize_answer(placed), norm_answer) < fuzzy_threshold - 5:
-        return None
-    return Span(start, end, placed, "fuzzy")
+    if not _length_ok(placed, norm_answer) or fuzz.ratio(_normalize_answer(placed), norm_answer) < fuzzy_threshold:
+        return Placement(None, refused or "boundary")
+    if (change := meaning_change(norm_answer, placed)) is not None:
+        return Placement(None, change)
+    return Placement(Span(start, end, placed, "fuzzy"))
+
+
+def align_answer(answer: str, context: str, question: str = "", *, fuzzy_threshold: float = 90.0) -> Span | None:
+    """Character span of `answer` in `context`, or None when it cannot be placed safely (see `place_answer`)."""
+    return place_answer(answer, context, question, fuzzy_threshold=fuzzy_threshold).span

@@ -34,7 +34,7 @@ from clinqa_synth.pipeline.parsing import (
 from clinqa_synth.pipeline.prompts import PromptSet
 from clinqa_synth.pipeline.records import make_record
 from clinqa_synth.pipeline.selection import select
-from clinqa_synth.pipeline.spans import Span, align_answer
+from clinqa_synth.pipeline.spans import Span, align_answer, place_answer
 
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -213,6 +213,7 @@ async def process_document(
         # question number → (answer, span or None for unanswerable, how it was placed); absent: not placed
         placed: dict[int, tuple[str, Span | None, str]] = {}
         unplaceable: list[tuple[int, str]] = []
+        refusals: dict[int, str | None] = {}
         for number, question in enumerate(questions, 1):
             answer = by_number.get(number)
             if answer is None or not answer.strip():
@@ -220,17 +221,23 @@ async def process_document(
                 continue
             result.funnel["answered"] += 1
             if is_unanswerable(answer):
-                placed[number] = (answer, None, "unanswerable")
+                # "None" or "Unknown" can be a real quote ("Comparison: None."): a verbatim occurrence wins
+                verbatim = place_answer(answer, section.text, question, allow_fuzzy=False).span
+                placed[number] = (answer, verbatim, verbatim.match) if verbatim else (answer, None, "unanswerable")
             elif is_yes_no(answer):
                 result.drops["yes_no"] += 1
-            elif (span := align_answer(answer, section.text, question)) is not None:
-                placed[number] = (answer, span, span.match)
+            elif (placement := place_answer(answer, section.text, question)).span is not None:
+                placed[number] = (answer, placement.span, placement.span.match)
             else:
                 unplaceable.append((number, answer))
+                refusals[number] = placement.refused
         if unplaceable and method.requote:
             placed.update(await _requote(chat, prompts, method, section, questions, unplaceable, result,
                                          tag=f"{document.id}/requote/{section.name}"))  # fmt: skip
-        result.drops["unplaceable"] += sum(1 for number, _ in unplaceable if number not in placed)
+        for number, _ in unplaceable:
+            if number not in placed:  # refused by a safety guard, or nothing in the section resembles it
+                reason = refusals.get(number)
+                result.drops[f"refused_{reason}" if reason else "unplaceable"] += 1
         candidates: list[dict[str, Any]] = []
         for number in sorted(placed):
             answer, span, match = placed[number]

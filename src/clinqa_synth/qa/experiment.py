@@ -9,6 +9,7 @@ which you load from a local path).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 from pathlib import Path
@@ -112,24 +113,65 @@ def markdown_table(table: dict[str, dict[str, tuple[float, float]]], seeds: list
     return "\n".join(lines) + "\n"
 
 
+def _file_digest(path: str | None) -> str | None:
+    if not path or not Path(path).exists():
+        return path  # a Hub dataset name or a missing file: its name is all we can key on
+    digest = hashlib.sha256()
+    target = Path(path)
+    for file in sorted(target.rglob("*")) if target.is_dir() else [target]:
+        if file.is_file():
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def run_fingerprint(config: ExperimentConfig, training_set: TrainingSet, seed: int) -> str:
+    """Everything that shapes one run's scores: settings, seed and the bytes of its train/dev/test files.
+
+    A finished run is reused on resume only when this matches, so an edited learning rate, another backbone
+    or a regenerated training set is trained again instead of silently mixing into mean ± sd.
+    """
+    payload = {
+        "training_set": training_set.model_dump(),
+        "train_bytes": _file_digest(training_set.train_file),
+        "validation_bytes": _file_digest(config.validation_file),
+        "test_bytes": _file_digest(config.test_file),
+        "seed": seed,
+        **config.model_dump(exclude={"output_dir", "seeds", "training_sets"}),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def run_experiment(path: str | Path) -> dict[str, Any]:
-    """Run every (training set, seed), writing `results.json` and `results.md` in output_dir as it goes."""
+    """Run every (training set, seed), writing `results.json` and `results.md` in output_dir as it goes.
+
+    Resume: a finished (training set, seed) is kept only when its fingerprint (`run_fingerprint`) matches the
+    current settings and files; runs of training sets or seeds no longer in the config are left out.
+    """
     config = load_experiment(path)
     root = Path(config.output_dir)
     root.mkdir(parents=True, exist_ok=True)
     results_path = root / "results.json"
+    wanted = {(t.name, seed): run_fingerprint(config, t, seed) for t in config.training_sets for seed in config.seeds}
     runs: dict[str, dict[int, dict[str, float]]] = {}
-    if results_path.exists():  # resume: finished (set, seed) pairs are not trained again
-        previous = json.loads(results_path.read_text()).get("runs", {})
-        runs = {name: {int(seed): scores for seed, scores in by_seed.items()} for name, by_seed in previous.items()}
+    fingerprints: dict[str, dict[int, str]] = {}
+    if results_path.exists():
+        previous = json.loads(results_path.read_text())
+        old_prints = previous.get("fingerprints", {})
+        for name, by_seed in previous.get("runs", {}).items():
+            for seed, scores in by_seed.items():
+                fingerprint = old_prints.get(name, {}).get(str(seed))
+                if fingerprint is not None and wanted.get((name, int(seed))) == fingerprint:
+                    runs.setdefault(name, {})[int(seed)] = scores
+                    fingerprints.setdefault(name, {})[int(seed)] = fingerprint
     for training_set in config.training_sets:
         for seed in config.seeds:
             if seed in runs.get(training_set.name, {}):
                 continue
             scores = _run_one(config, training_set, seed, root / training_set.name / f"seed{seed}")
             runs.setdefault(training_set.name, {})[seed] = scores
+            fingerprints.setdefault(training_set.name, {})[seed] = wanted[(training_set.name, seed)]
             table = summarize_runs(runs)
-            payload = {"config": config.model_dump(), "runs": runs,
+            payload = {"config": config.model_dump(), "runs": runs, "fingerprints": fingerprints,
                        "table": {n: {m: list(v) for m, v in t.items()} for n, t in table.items()}}  # fmt: skip
             results_path.write_text(json.dumps(payload, indent=2))
             (root / "results.md").write_text(markdown_table(table, config.seeds))

@@ -99,19 +99,27 @@ def squad_v2_metrics(
     *,
     na_probs: Mapping[str, float] | None = None,
     na_prob_threshold: float | None = None,
+    prediction_offsets: Mapping[str, tuple[int, int] | None] | None = None,
 ) -> dict[str, float]:
     """EM/F1 (+ HasAns_/NoAns_ splits, best_* with thresholds when `na_probs` is given) and RO.
 
     `references` are rows with `id`, `answers` ({text, answer_start}) and, for RO, `context`
     and optionally `question` (for the split by question–context lexical overlap). `na_probs` may be
     probabilities or null-score differences (our null odds); `na_prob_threshold`, when given, turns
-    predictions with higher odds into "no answer" (the official script's default is 1.0 for probabilities).
+    predictions with higher odds into "no answer" (the official script's default is 1.0 for probabilities);
+    the threshold applies to EM, F1 and RO alike.
+
+    RO comes in two forms. `ro` is the paper's definition: the first gold answer and the prediction,
+    any occurrence of each text in the context, overlapping (both empty counts as a match). `ro_span`
+    (when `prediction_offsets` gives each prediction's character span in its context) asks whether the
+    predicted span itself overlaps the annotated gold span: no credit for the same words elsewhere.
     """
     references = list(references)
     exact: dict[str, float] = {}
     f1: dict[str, float] = {}
     has_answer: dict[str, bool] = {}
     ro_hits: dict[str, bool] = {}
+    ro_span_hits: dict[str, bool] = {}
     overlap_group: dict[str, bool] = {}
     for ref in references:
         qid = str(ref["id"])
@@ -121,15 +129,22 @@ def squad_v2_metrics(
         golds = _golds(ref["answers"])
         has_answer[qid] = bool(golds)
         targets = golds or [""]
-        if na_probs is not None and na_prob_threshold is not None and na_probs.get(qid, 0.0) > na_prob_threshold:
-            exact[qid] = f1[qid] = float(not golds)
-        else:
-            exact[qid] = max(exact_score(g, prediction) for g in targets)
-            f1[qid] = max(f1_score(g, prediction) for g in targets)
+        abstained = na_probs is not None and na_prob_threshold is not None and na_probs.get(qid, 0.0) > na_prob_threshold
+        if abstained:
+            prediction = ""
+        exact[qid] = max(exact_score(g, prediction) for g in targets)
+        f1[qid] = max(f1_score(g, prediction) for g in targets)
         context = ref.get("context", "")
         first_gold = ref["answers"]["text"][0] if ref["answers"].get("text") else ""
         starts = ref["answers"].get("answer_start") or [None]
         ro_hits[qid] = reference_overlap(prediction, first_gold, context, starts[0] if first_gold else None)
+        if prediction_offsets is not None:
+            offsets = None if abstained or not prediction.strip() else prediction_offsets.get(qid)
+            gold_span = (starts[0], starts[0] + len(first_gold)) if first_gold and starts[0] is not None else None
+            if offsets is None or gold_span is None:
+                ro_span_hits[qid] = offsets is None and gold_span is None
+            else:
+                ro_span_hits[qid] = offsets[0] < gold_span[1] and gold_span[0] < offsets[1]
         if "question" in ref:
             overlap_group[qid] = question_overlaps_context(ref["question"], context)
 
@@ -144,6 +159,8 @@ def squad_v2_metrics(
         "ro": mean(float(ro_hits[q]) for q in qids),
         "total": float(len(qids)),
     }
+    if ro_span_hits:
+        result["ro_span"] = mean(float(ro_span_hits[q]) for q in qids)
     for prefix, subset in (("HasAns", [q for q in qids if has_answer[q]]), ("NoAns", [q for q in qids if not has_answer[q]])):
         if subset:
             result[f"{prefix}_exact"] = mean(exact[q] for q in subset)
