@@ -62,6 +62,23 @@ def test_temperature_annealing_is_linear_across_documents() -> None:
     method = load_method("temp_anneal")
     assert [method.question_temperature(i, 5) for i in range(5)] == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert load_method("direct").question_temperature(3, 5) == 0.0
+    assert method.question_temperature(9, 5) == 1.0, "clamped at the end value"
+
+
+def test_temperature_anneals_across_the_whole_corpus_when_sharded() -> None:
+    from clinqa_synth.documents.model import Document, Section
+    from clinqa_synth.pipeline.api import shard_filter
+    from clinqa_synth.pipeline.driver import split_long_documents
+
+    docs = [Document(f"d{i}", "radiology", (Section("report", "x " * 10),)) for i in range(9)]
+    shard = list(shard_filter(docs, (2, 3)))
+    assert [d.position for d in shard] == [2, 5, 8]
+    method = load_method("temp_anneal")
+    assert [method.question_temperature(d.position, 9) for d in shard] == [0.25, 0.625, 1.0]
+    # a split document keeps its corpus position in every chunk
+    long = Document("long", "radiology", (Section("report", "word " * 50 + "\n\n" + "word " * 50),), position=4)
+    chunks = list(split_long_documents([long], 120))
+    assert len(chunks) > 1 and {c.position for c in chunks} == {4}
 
 
 def test_unknown_config_lists_valid_ones() -> None:

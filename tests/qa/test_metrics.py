@@ -104,5 +104,61 @@ def test_local_evaluate_module_matches_the_library() -> None:
                      {"id": "q2", "prediction_text": "", "no_answer_probability": 0.0}],
         references=refs,
     )  # fmt: skip
-    expected = squad_v2_metrics({"q1": "left pleural effusion", "q2": ""}, refs, na_probs={"q1": 0.0, "q2": 0.0})
-    assert result["f1"] == pytest.approx(expected["f1"]) and result["ro"] == expected["ro"] == 100.0
+    # by hand, official SQuAD v2 rules: q1 EM 0, F1 = 2·1·0.75/1.75 = 0.857142…; q2 (no answer, empty) EM 1, F1 1
+    assert result["exact"] == pytest.approx(50.0)
+    assert result["f1"] == pytest.approx(100 * (6 / 7 + 1) / 2)
+    assert result["HasAns_f1"] == pytest.approx(100 * 6 / 7) and result["NoAns_exact"] == pytest.approx(100.0)
+    assert result["total"] == 2
+
+def test_no_answer_threshold_applies_to_ro_too() -> None:
+    refs = [ref("q1", ["small left pleural effusion"]), ref("q2", [])]
+    predictions = {"q1": "left pleural effusion", "q2": "pneumothorax"}
+    plain = squad_v2_metrics(predictions, refs)
+    assert plain["ro"] == 50.0  # q1 overlaps; q2 answered where gold is empty
+    held = squad_v2_metrics(predictions, refs, na_probs={"q1": 0.9, "q2": 0.9}, na_prob_threshold=0.5)
+    assert held["exact"] == 50.0 and held["ro"] == 50.0  # both abstain: q1 misses, q2 (empty/empty) matches
+
+
+def test_ro_span_needs_the_predicted_span_itself_to_overlap_the_gold() -> None:
+    context = "No effusion on the left. Small effusion on the right."
+    gold_start = context.index("Small effusion")
+    refs = [{"id": "q1", "context": context, "answers": {"text": ["Small effusion on the right"],
+                                                         "answer_start": [gold_start]}}]  # fmt: skip
+    # the predicted words "effusion on the" occur inside the gold too, so the paper's RO credits them anywhere
+    wrong_place = (context.index("effusion on the left"), context.index("effusion on the left") + 15)
+    metrics = squad_v2_metrics({"q1": "effusion on the"}, refs, prediction_offsets={"q1": wrong_place})
+    assert metrics["ro"] == 100.0 and metrics["ro_span"] == 0.0
+    right_place = (gold_start + 6, gold_start + 21)
+    metrics = squad_v2_metrics({"q1": "effusion on the"}, refs, prediction_offsets={"q1": right_place})
+    assert metrics["ro_span"] == 100.0
+
+
+def test_experiment_resumes_only_runs_whose_settings_and_files_are_unchanged(tmp_path, monkeypatch) -> None:
+    import yaml
+
+    from clinqa_synth.qa import experiment
+
+    trained: list[tuple[str, int]] = []
+
+    def fake_run(config, training_set, seed, out):  # noqa: ANN001 - the trainer itself is tested in test_training
+        trained.append((training_set.name, seed))
+        return {"exact": float(seed % 7), "f1": float(config.training_args.get("learning_rate", 1)), "ro": 1.0}
+
+    monkeypatch.setattr(experiment, "_run_one", fake_run)
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"id": "a"}\n')
+    config = {"output_dir": str(tmp_path / "runs"), "validation_file": str(train), "test_file": str(train),
+              "model_name_or_path": "m", "seeds": [1, 2], "training_sets": [{"name": "s", "train_file": str(train)}]}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config))
+    experiment.run_experiment(path)
+    assert trained == [("s", 1), ("s", 2)]
+    experiment.run_experiment(path)
+    assert len(trained) == 2, "unchanged runs are reused"
+    path.write_text(yaml.safe_dump({**config, "training_args": {"learning_rate": 3e-5}}))
+    result = experiment.run_experiment(path)
+    assert len(trained) == 4, "changed settings retrain instead of mixing into mean ± sd"
+    assert result["table"]["s"]["f1"][0] == 3e-5
+    train.write_text('{"id": "b"}\n')
+    experiment.run_experiment(path)
+    assert len(trained) == 6, "a regenerated training file retrains"
