@@ -108,3 +108,16 @@ def generated(small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) 
     return {"args": args, "out": out, "root": root}
 
 
+
+
+LLM_FIXTURES = {"llm_server", "small_model_path", "generated", "uninterrupted"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that uses the real server or model is marked `llm`, whether or not its module says so.
+
+    So `pytest -m "not llm"` (fast logic tests) never starts llama.cpp, and no such test can be forgotten.
+    """
+    for item in items:
+        if LLM_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.llm)

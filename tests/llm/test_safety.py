@@ -32,7 +32,8 @@ def test_public_endpoint_is_refused_before_any_request() -> None:
 
 
 def test_public_endpoint_allowed_explicitly() -> None:
-    EndpointChat("http://8.8.8.8:8000", api_key="x", allow_remote=True)  # constructing sends nothing
+    chat = EndpointChat("http://8.8.8.8:8000/v1", api_key="x", allow_remote=True)  # constructing sends nothing
+    assert chat.base_url == "http://8.8.8.8:8000" and chat.accounting.calls == 0
 
 
 def test_redaction_of_urls_and_tokens() -> None:
