@@ -58,6 +58,11 @@ class MethodConfig(BaseModel):
     # completion tokens than it recovered (docs/benchmarks.md §3); turn it on when documents, not tokens, are scarce.
     requote: bool = False
     selection: Literal["first", "answerable_first", "shortest_question_overlap"] = "first"
+    # Deterministic quality checks before keeping a pair (pipeline.answer_checks): near-duplicate and identity/
+    # logistics questions are dropped before the answer call; echo, blank, over-long and whole-section answers
+    # after placement. `answer_checks: false` is the paper's pipeline.
+    answer_checks: bool = True
+    max_answer_words: int = Field(default=30, ge=1)
     radiology: KindDefaults = KindDefaults(num_questions=10, keep=5)
     clinical_record: KindDefaults = KindDefaults(num_questions=20, keep=5)
 

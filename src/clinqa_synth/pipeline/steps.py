@@ -34,6 +34,7 @@ from clinqa_synth.pipeline.parsing import (
 from clinqa_synth.pipeline.prompts import PromptSet
 from clinqa_synth.pipeline.records import make_record
 from clinqa_synth.pipeline.selection import select
+from clinqa_synth.pipeline.answer_checks import answer_problem, is_identity_question, near_duplicates
 from clinqa_synth.pipeline.spans import Span, align_answer, place_answer
 
 ANSWER_SCHEMA: dict[str, Any] = {
@@ -171,6 +172,10 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
             recovered[number] = (item.answer, None, "requote_unanswerable")
         elif not is_yes_no(item.answer):
             span = align_answer(item.answer, section.text, questions[number - 1])
+            if span is not None and method.answer_checks and answer_problem(
+                questions[number - 1], span.text, section.text, max_answer_words=method.max_answer_words
+            ):
+                continue  # stays unplaceable: the recovered quote fails the same checks as a first answer
             if span is not None:
                 recovered[number] = (item.answer, span, f"requote_{span.match}")
     return recovered
@@ -202,10 +207,21 @@ async def process_document(
     except DocumentFailed as exc:
         result.error = str(exc)
         return result
+    parsed = questions
+    removed: dict[str, int] = {}
+    if method.answer_checks:  # before the answer call: what no answer can make useful costs no tokens
+        duplicates = set(near_duplicates(questions))
+        identity = {i for i, q in enumerate(questions) if i not in duplicates and is_identity_question(q)}
+        removed = {"near_duplicate": len(duplicates), "identity_question": len(identity)}
+        questions = [q for i, q in enumerate(questions) if i not in duplicates | identity]
     for section in document.sections:
         result.funnel["asked"] += defaults.num_questions
-        result.funnel["parsed"] += len(questions)
-        result.drops["not_parsed"] += defaults.num_questions - len(questions)
+        result.funnel["parsed"] += len(parsed)
+        result.drops["not_parsed"] += defaults.num_questions - len(parsed)
+        for reason, count in removed.items():
+            result.drops[reason] += count
+        if not questions:
+            continue
         prompt = prompts.render("answers", section_text=section.text, section_name=section.name, questions=questions)
         answers = await _answer_call(chat, prompt, method, len(questions), result, "answers",
                                      f"{document.id}/answers/{section.name}")  # fmt: skip
@@ -227,7 +243,13 @@ async def process_document(
             elif is_yes_no(answer):
                 result.drops["yes_no"] += 1
             elif (placement := place_answer(answer, section.text, question)).span is not None:
-                placed[number] = (answer, placement.span, placement.span.match)
+                problem = (answer_problem(question, placement.span.text, section.text,
+                                          max_answer_words=method.max_answer_words)
+                           if method.answer_checks else None)  # fmt: skip
+                if problem:
+                    result.drops[problem] += 1
+                else:
+                    placed[number] = (answer, placement.span, placement.span.match)
             else:
                 unplaceable.append((number, answer))
                 refusals[number] = placement.refused

@@ -1,0 +1,56 @@
+"""Deterministic answer-quality checks: echoes, blanks, whole sections, identity questions, near-duplicates."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinqa_synth.pipeline.answer_checks import answer_problem, is_echo_answer, is_identity_question, near_duplicates
+
+SECTION = ("FINDINGS: The chest tube has been removed. No pneumothorax. Small left pleural effusion, decreased. "
+           "Right PICC tip in the low SVC. Heart size is normal.")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "question,answer,echo",
+    [
+        ("What was the reason for the chest tube removal?", "chest tube removal", True),
+        ("Where does the catheter terminate?", "catheter", True),
+        ("Where does the PICC line terminate?", "low SVC", False),
+        ("Is there a left pleural effusion?", "Small left pleural effusion", False),  # yes/no: evidence span
+        ("What about the effusion?", "No effusion", False),  # adds a negation the question lacks
+        ("What happened to the left effusion?", "left effusion, decreased", False),
+    ],
+)
+def test_echo_answers(question: str, answer: str, echo: bool) -> None:
+    assert is_echo_answer(question, answer) is echo
+
+
+@pytest.mark.parametrize(
+    "question,identity",
+    [
+        ("What is the patient's name?", True),
+        ("What is the patient's occupation?", True),
+        ("When was the study performed?", True),
+        ("Who dictated the report?", True),
+        ("What is the medical record number?", True),
+        ("What is the name of the referring physician?", True),
+        ("Was the pneumothorax re-expanded?", False),
+        ("How old is the patient?", False),  # age is clinical, and kept
+        ("When was the chest tube removed?", False),
+    ],
+)
+def test_identity_questions(question: str, identity: bool) -> None:
+    assert is_identity_question(question) is identity
+
+
+def test_answer_problems() -> None:
+    assert answer_problem("Where is the PICC tip?", "low SVC", SECTION, max_answer_words=30) is None
+    assert answer_problem("Where is the PICC tip?", " , ", SECTION, max_answer_words=30) == "blank_answer"
+    assert answer_problem("What are the findings?", SECTION, SECTION, max_answer_words=100) == "whole_section"
+    assert answer_problem("What are the findings?", SECTION, SECTION, max_answer_words=10) == "long_answer"
+
+
+def test_near_duplicate_questions_keep_the_first() -> None:
+    questions = ["Is there a pneumothorax?", "Is there pneumothorax?", "Where is the PICC tip?",
+                 "is there a pneumothorax", "What size is the effusion?"]  # fmt: skip
+    assert near_duplicates(questions) == [1, 3]
