@@ -2,7 +2,8 @@
 # The one set-up path: the README's first command and CI (.ci/run) both call this script, so what CI installs
 # is what a new user installs.
 #
-#   bash scripts/setup.sh [EXTRAS]      # EXTRAS: comma-separated extras of setup.cfg (default: local)
+#   bash scripts/setup.sh [EXTRAS]      # EXTRAS: comma-separated extras of setup.cfg
+#                                       # (default: $CLINQA_SYNTH_EXTRAS, else local)
 #
 # What it does, and why:
 # - creates ./.venv (or $CLINQA_SYNTH_VENV) when missing and installs this checkout into it (editable);
@@ -18,7 +19,7 @@
 # keyed by them); CLINQA_SYNTH_WHEELS moves the wheel folder; PYTHON picks the interpreter for a new venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS=${1:-local}
+EXTRAS=${1:-${CLINQA_SYNTH_EXTRAS:-local}}
 PY=${PYTHON:-python3}
 VENV=${CLINQA_SYNTH_VENV:-.venv}
 started=$(date +%s)
