@@ -95,7 +95,7 @@ def test_secrets_never_reach_files(llm_server, notes, tmp_path) -> None:
 
 
 def _server_processes(marker: str) -> list[int]:
-    result = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    result = subprocess.run(["pgrep", "-f", "--", marker], capture_output=True, text=True)
     return [int(p) for p in result.stdout.split()]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from clinqa_synth import __version__
 from clinqa_synth.errors import ClinqaError
@@ -122,7 +123,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 if status.is_build_problem or restarted:
                     raise ServerCrashedError(status.message("again after a restart" if restarted else
                                                             "while serving"), status)  # fmt: skip
-                console.print(f"[yellow]{status.message()}[/yellow]\nrestarting once…")
+                console.print(Text(status.message(), style="yellow"), soft_wrap=True)  # a log tail is no markup
+                console.print("restarting once…")
                 server.stop()
                 server.start()
                 restarted = True
@@ -136,10 +138,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from clinqa_synth.doctor import Check, run_doctor
 
     def report(check: Check) -> None:
-        mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
-        console.print(f"{mark} {check.name:<10} {check.detail}", highlight=False)
+        mark = ("ok  ", "green") if check.ok else ("FAIL", "red")
+        console.print(Text.assemble(mark, f" {check.name:<10} {check.detail}"), soft_wrap=True)
         if check.fix:
-            console.print(f"     {'':<10} fix: {check.fix}", highlight=False)
+            console.print(Text(f"     {'':<10} fix: {check.fix}"), soft_wrap=True)
 
     checks = run_doctor(args.model, args.cache_dir, report)
     failed = [c.name for c in checks if not c.ok]
@@ -446,8 +448,6 @@ def main(argv: list[str] | None = None) -> int:
         from clinqa_synth.llm.safety import redact
 
         # soft_wrap: a fix command or a log path in the message must stay copy-pasteable on one line
-        from rich.text import Text
-
         message = redact(str(exc), (getattr(args, "api_key", None) or "",))
         console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
         return 2

@@ -39,13 +39,26 @@ def wait_for(condition: Callable[[], object], timeout_s: float, what: str) -> ob
 
 
 def server_pids(marker: str) -> list[int]:
-    result = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
+    result = subprocess.run(["pgrep", "-f", "--", marker], capture_output=True, text=True)
     return [int(p) for p in result.stdout.split()]
 
 
-def cli(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "clinqa_synth.cli", *args], env={**os.environ, "COLUMNS": "80"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+@pytest.fixture()
+def cli():
+    """Start `clinqa-synth …` subprocesses; whatever is still running when the test ends is killed."""
+    started: list[subprocess.Popen] = []
+
+    def start(args: list[str]) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-m", "clinqa_synth.cli", *args], env={**os.environ},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def completions_in(cache: Path) -> int:
@@ -63,7 +76,7 @@ def generate_args(notes: Path, out: Path, cache: Path, n_ctx: str) -> list[str]:
             "--n-ctx", n_ctx, "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(cache)]
 
 
-def test_sigill_mid_run_stops_generate_within_seconds_with_the_fix(small_model_path, tmp_path) -> None:
+def test_sigill_mid_run_stops_generate_within_seconds_with_the_fix(small_model_path, tmp_path, cli) -> None:
     notes = copy_sample_reports(tmp_path / "notes")
     out, cache, marker = tmp_path / "out", tmp_path / "cache", "--n_ctx 4111"
     process = cli(generate_args(notes, out, cache, "4111"))
@@ -85,7 +98,7 @@ def test_sigill_mid_run_stops_generate_within_seconds_with_the_fix(small_model_p
     assert not (out / "direct").exists(), "no partial config"
 
 
-def test_a_non_build_crash_restarts_the_server_once_and_the_run_goes_on(small_model_path, tmp_path) -> None:
+def test_a_non_build_crash_restarts_the_server_once_and_the_run_goes_on(small_model_path, tmp_path, cli) -> None:
     notes = copy_sample_reports(tmp_path / "notes", ("synthetic-chest-xray-002.txt",))
     out, cache, marker = tmp_path / "out", tmp_path / "cache", "--n_ctx 4113"
     process = cli(generate_args(notes, out, cache, "4113"))
@@ -103,7 +116,7 @@ def test_a_non_build_crash_restarts_the_server_once_and_the_run_goes_on(small_mo
     assert server_pids(marker) == []
 
 
-def test_a_server_that_dies_while_loading_names_the_exit_and_its_log(tmp_path) -> None:
+def test_a_server_that_dies_while_loading_names_the_exit_and_its_log(tmp_path, cli) -> None:
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 4096)  # a GGUF header and nothing usable: llama.cpp refuses to load it
     notes = copy_sample_reports(tmp_path / "notes", ("synthetic-chest-xray-002.txt",))
@@ -115,7 +128,7 @@ def test_a_server_that_dies_while_loading_names_the_exit_and_its_log(tmp_path) -
     assert f"Server log: {tmp_path / 'cache' / 'embedded-server.log'}" in err
 
 
-def test_serve_restarts_after_a_crash_once_then_reports_sigill(small_model_path, tmp_path) -> None:
+def test_serve_restarts_after_a_crash_once_then_reports_sigill(small_model_path, tmp_path, cli) -> None:
     port, log = free_port(), tmp_path / "serve.log"
     process = cli(["serve", "--model", "small", "--port", str(port), "--n-ctx", "4115", "--server-log", str(log)])
 
@@ -125,17 +138,13 @@ def test_serve_restarts_after_a_crash_once_then_reports_sigill(small_model_path,
         except httpx.TransportError:
             return False
 
-    try:
-        wait_for(answers, 120, "the server to answer")
-        (first,) = server_pids("--n_ctx 4115")
-        os.kill(first, signal.SIGKILL)
-        wait_for(lambda: [p for p in server_pids("--n_ctx 4115") if p != first] and answers(), 120, "the restart")
-        (second,) = server_pids("--n_ctx 4115")
-        os.kill(second, signal.SIGILL)
-        _, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+    wait_for(answers, 120, "the server to answer")
+    (first,) = server_pids("--n_ctx 4115")
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: [p for p in server_pids("--n_ctx 4115") if p != first] and answers(), 120, "the restart")
+    (second,) = server_pids("--n_ctx 4115")
+    os.kill(second, signal.SIGILL)
+    _, err = process.communicate(timeout=30)
     assert process.returncode == 2
     assert "killed by SIGKILL" in err and "restarting once" in err, err
     assert "killed by SIGILL" in err and f"Server log: {log}" in err, err
