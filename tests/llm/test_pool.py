@@ -32,7 +32,8 @@ def test_requests_are_spread_over_healthy_endpoints(llm_server) -> None:
     with FaultProxy(llm_server.base_url) as a, FaultProxy(llm_server.base_url) as b:
         pool = EndpointPool([EndpointChat(p.url, api_key="local", concurrency=1, retry=FAST) for p in (a, b)])
         assert len(ask_many(pool, 4)) == 4
-        assert a.chat_requests == 2 and b.chat_requests == 2
+        assert a.chat_requests + b.chat_requests == 4
+        assert a.chat_requests >= 1 and b.chat_requests >= 1, "both healthy endpoints get work"
 
 
 def test_a_failing_endpoint_is_rested_and_work_moves_on(llm_server) -> None:
