@@ -248,6 +248,13 @@ def print_summary(summary: Any) -> None:
         funnel += f" (requoted {summary.funnel['requoted']}, recovered {recovered})"
     table.add_row("yield", funnel)
     table.add_row("kept pairs", f"{summary.kept} ({summary.answerable} answerable, {summary.unanswerable} unanswerable)")
+    difficulty = summary.difficulty()
+    if difficulty["mean_question_section_overlap"] is not None:
+        median = difficulty["median_answer_words"]
+        table.add_row("difficulty", f"question overlap with section {difficulty['mean_question_section_overlap']:.2f}"
+                      f" (zero-overlap {difficulty['zero_overlap_share']:.0%}), with source "
+                      f"{difficulty['mean_question_source_overlap']:.2f}; median answer "
+                      f"{'–' if median is None else median} words")  # fmt: skip
     table.add_row("drops", ", ".join(f"{k} {v}" for k, v in summary.drops.items() if v) or "none")
     if summary.failed:
         table.add_row("failures", ", ".join(f"{k} {v}" for k, v in summary.failed.items()))

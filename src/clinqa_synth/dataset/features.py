@@ -21,6 +21,7 @@ def qa_features() -> datasets.Features:
             "is_impossible": datasets.Value("bool"),
             "match": string,
             "question_context_overlap": datasets.Value("float32"),
+            "question_source_overlap": datasets.Value("float32"),
             "model_answer": string,
             "model": string,
             "prompt_version": string,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ from clinqa_synth.methods import MethodConfig, load_method
 from clinqa_synth.pipeline.driver import RunOptions, run_documents
 from clinqa_synth.pipeline.prompts import PromptSet
 from clinqa_synth.pipeline.steps import DocumentResult
+from clinqa_synth.text import words
 
 DocumentSource = str | Path | Iterable[Document] | Iterable[str]
 # Part of every cache key; bump when the meaning of a cached completion changes (not for prompt edits:
@@ -49,6 +51,22 @@ class RunSummary:
     wall_s: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     out: str = ""
+    section_overlaps: list[float] = field(default_factory=list)  # of kept pairs: the measured difficulty
+    source_overlaps: list[float] = field(default_factory=list)
+    answer_words: list[int] = field(default_factory=list)  # of kept answerable pairs
+
+    def difficulty(self) -> dict[str, float | None]:
+        """Measured, not hoped for: overlap of kept questions with their section/source, kept answer lengths."""
+        def mean(values: list[float]) -> float | None:
+            return round(statistics.fmean(values), 3) if values else None
+
+        return {
+            "mean_question_section_overlap": mean(self.section_overlaps),
+            "mean_question_source_overlap": mean(self.source_overlaps),
+            "zero_overlap_share": mean([float(v == 0.0) for v in self.section_overlaps]),
+            "median_answer_words": statistics.median(self.answer_words) if self.answer_words else None,
+            "answers_over_30_words_share": mean([float(n > 30) for n in self.answer_words]),
+        }
 
     def add(self, result: DocumentResult) -> None:
         self.documents += 1
@@ -61,10 +79,13 @@ class RunSummary:
         self.placements.update(result.placements)
         self.completion_tokens.update(result.completion_tokens)
         for record in result.records:
+            self.section_overlaps.append(record["question_context_overlap"])
+            self.source_overlaps.append(record["question_source_overlap"])
             if record["is_impossible"]:
                 self.unanswerable += 1
             else:
                 self.answerable += 1
+                self.answer_words.append(len(words(record["answers"]["text"][0])))
 
     @property
     def kept(self) -> int:
@@ -263,6 +284,7 @@ def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, 
         "drops": dict(summary.drops),
         "placement": dict(summary.placements),
         "answerable": summary.answerable,
+        "difficulty": summary.difficulty(),
         "unanswerable": summary.unanswerable,
         "llm_usage": summary.llm_usage,
         "completion_tokens_by_step": dict(summary.completion_tokens),

@@ -15,7 +15,7 @@ from clinqa_synth.pipeline.spans import Span
 
 RECORD_COLUMNS = (
     "id", "title", "context", "question", "answers", "document_id", "section", "method", "is_impossible", "match",
-    "question_context_overlap", "model_answer", "model", "prompt_version",
+    "question_context_overlap", "question_source_overlap", "model_answer", "model", "prompt_version",
 )  # fmt: skip
 
 
@@ -37,12 +37,15 @@ def make_record(
     prompt_version: str,
     model_answer: str = "",
     match: str | None = None,
+    source_text: str | None = None,
 ) -> dict[str, Any]:
     """One SQuAD v2 row; `span=None` means the model judged the question unanswerable from this section.
 
     `model_answer` keeps the answer exactly as the model wrote it, so normalised and fuzzy placements
     can be audited against the span that was kept; `match` overrides how the placement is labelled
-    (e.g. `requote_exact` for an answer recovered by the requote step).
+    (e.g. `requote_exact` for an answer recovered by the requote step). Difficulty is measured twice: the
+    question's content-word overlap with the section it is answered on, and with the text it was asked from
+    (`source_text`: the document, or the summary for the summary methods; the section when not given).
     """
     if span is not None and context[span.start : span.end] != span.text:
         raise AssertionError("span does not match its context")  # guarded by align_answer; never silently wrong
@@ -58,6 +61,7 @@ def make_record(
         "is_impossible": span is None,
         "match": match or (span.match if span else "unanswerable"),
         "question_context_overlap": round(question_context_overlap(question, context), 4),
+        "question_source_overlap": round(question_context_overlap(question, source_text or context), 4),
         "model_answer": model_answer,
         "model": model,
         "prompt_version": prompt_version,

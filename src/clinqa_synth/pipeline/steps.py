@@ -269,7 +269,7 @@ async def process_document(
                 make_record(
                     method=method.name, document_id=document.id, title=document.title, section=section.name,
                     context=section.text, question=questions[number - 1], span=span, model=model_id,
-                    prompt_version=prompts.version, model_answer=answer, match=match,
+                    prompt_version=prompts.version, model_answer=answer, match=match, source_text=source_text,
                 )  # fmt: skip
             )
         kept = select(candidates, defaults.keep, method.selection)
