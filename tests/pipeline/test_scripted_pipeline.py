@@ -1,0 +1,107 @@
+"""The pipeline's funnel logic on a scripted chat client (milliseconds, deterministic).
+
+A real-server test can only assert what the pipeline does with whatever a small model says; here the model's
+words are fixed, so each guard and check is asserted to fire on exactly the answer it exists for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from clinqa_synth.documents.model import Document, Section
+from clinqa_synth.llm.protocol import Completion, Usage
+from clinqa_synth.methods import load_method
+from clinqa_synth.pipeline.prompts import PromptSet
+from clinqa_synth.pipeline.steps import process_document
+
+REPORT = Section("report", "FINDINGS: Abnormal signal in the medial meniscus. Mild degenerative changes in the right "
+                 "knee joint. No joint effusion. Comparison: None.")  # fmt: skip
+IMPRESSION = Section("impression", "IMPRESSION: Meniscal tear. Right knee osteoarthritis.")
+QUESTIONS = [
+    "What does the medial meniscus show?",          # 1 exact span
+    "what does medial meniscus show?",               # 2 near-duplicate of 1: dropped before answering
+    "What is the patient's name?",                   # 3 identity question: dropped before answering
+    "Is the meniscus normal?",                       # 4 "normal" only inside "Abnormal": refused
+    "Which knee has degenerative changes?",          # 5 fuzzy answer with the wrong side: refused
+    "What was the prior study?",                     # 6 "None" is a verbatim quote: answerable
+    "What is the degenerative changes about?",       # 7 echo answer: dropped
+    "Is there a fracture?",                          # 8 Unanswerable
+]
+# the answers call sees the 6 questions left after the pre-answer checks, numbered 1..6
+ANSWERS = {
+    "report": ["Abnormal signal", "normal", "mild degenerative changes in the left knee joint", "None",
+               "degenerative changes", "Unanswerable"],
+    "impression": ["Unanswerable", "Unanswerable", "Unanswerable", "Unanswerable", "Unanswerable", "Meniscal tear"],
+}
+
+
+class ScriptedChat:
+    """A ChatClient that answers by what the prompt asks for (the project's own chat protocol)."""
+
+    model_id = "scripted"
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    async def chat(self, messages: list, **params: Any) -> Completion:
+        prompt = messages[0]["content"]
+        self.prompts.append(prompt)
+        if "numbered list" in prompt:
+            text = "\n".join(f"{i}. {q}" for i, q in enumerate(QUESTIONS, 1))
+        else:
+            section = "impression" if "IMPRESSION:" in prompt.split("---")[0] else "report"
+            text = json.dumps({"answers": [{"number": i, "answer": a} for i, a in enumerate(ANSWERS[section], 1)]})
+        return Completion(text, "stop", Usage(10, 10))
+
+
+def run(method_name: str = "direct") -> tuple[Any, ScriptedChat]:
+    chat = ScriptedChat()
+    document = Document("knee", "radiology", (REPORT, IMPRESSION))
+    method = load_method(method_name).model_copy(update={"radiology": load_method(method_name).radiology.model_copy(
+        update={"num_questions": 8, "keep": 8})})  # fmt: skip
+    result = asyncio.run(process_document(chat, document, method, PromptSet("radiology"), question_temperature=0.0,
+                                          model_id="scripted"))  # fmt: skip
+    return result, chat
+
+
+def test_every_check_fires_on_the_answer_it_exists_for() -> None:
+    result, chat = run()
+    assert result.error is None
+    answers_prompt = next(p for p in chat.prompts if "Questions:" in p)
+    assert "patient's name" not in answers_prompt and answers_prompt.count("What does the medial meniscus") == 1
+    drops = {k: v for k, v in result.drops.items() if v}
+    assert drops == {"near_duplicate": 2, "identity_question": 2, "refused_part_of_word": 1,
+                     "refused_laterality": 1, "echo_answer": 1}  # per section for the pre-answer drops
+    kept = {(r["section"], r["question"]): r for r in result.records}
+    exact = kept[("report", QUESTIONS[0])]
+    assert exact["answers"]["text"] == ["Abnormal signal"] and not exact["is_impossible"]
+    none_quote = kept[("report", QUESTIONS[5])]
+    assert none_quote["answers"]["text"] == ["None"] and none_quote["context"][none_quote["answers"]["answer_start"][0]:].startswith("None")
+    assert kept[("report", QUESTIONS[7])]["is_impossible"]
+    assert kept[("impression", QUESTIONS[7])]["answers"]["text"] == ["Meniscal tear"]
+    # the funnel adds up: per section, parsed = dropped before answering + answered; answered = placed + dropped after
+    funnel = result.funnel
+    assert funnel["parsed"] == 2 * len(QUESTIONS)
+    assert funnel["answered"] == funnel["parsed"] - drops["near_duplicate"] - drops["identity_question"]
+    after = sum(drops.get(k, 0) for k in ("refused_part_of_word", "refused_laterality", "echo_answer"))
+    assert funnel["placed"] == funnel["answered"] - after
+    assert len(result.records) == funnel["kept"] == funnel["placed"]
+    for record in result.records:
+        assert 0.0 <= record["question_source_overlap"] <= 1.0
+
+
+def test_the_papers_pipeline_is_reachable_without_the_checks(tmp_path) -> None:
+    (tmp_path / "plain.yaml").write_text("description: paper pipeline\nanswer_checks: false\n")
+    from clinqa_synth.methods import load_method as load
+
+    method = load("plain", tmp_path)
+    assert method.answer_checks is False
+    chat = ScriptedChat()
+    document = Document("knee", "radiology", (REPORT, IMPRESSION))
+    result = asyncio.run(process_document(chat, document, method.model_copy(update={"radiology": method.radiology.model_copy(
+        update={"num_questions": 8, "keep": 8})}), PromptSet("radiology"), question_temperature=0.0, model_id="s"))  # fmt: skip
+    assert not result.drops.get("near_duplicate") and not result.drops.get("echo_answer")
+    # the safety guards are not optional: a flipped side or a part-of-word span is never placed
+    assert result.drops["refused_laterality"] == 1 and result.drops["refused_part_of_word"] == 1
