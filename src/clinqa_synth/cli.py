@@ -242,7 +242,10 @@ def print_summary(summary: Any) -> None:
 
     table = Table(title=f"clinqa-synth generate · {summary.config}", show_header=False)
     table.add_row("documents", f"{summary.documents} ({sum(summary.failed.values())} failed)")
-    funnel = " → ".join(f"{k} {summary.funnel.get(k, 0)}" for k in ("asked", "parsed", "answered", "placed", "kept"))
+    from clinqa_synth.pipeline.steps import FUNNEL_STEPS
+
+    steps = [k for k in FUNNEL_STEPS if k != "verified" or summary.funnel.get(k)]
+    funnel = " → ".join(f"{k} {summary.funnel.get(k, 0)}" for k in steps)
     if summary.funnel.get("requoted"):
         recovered = sum(n for k, n in summary.placements.items() if k.startswith("requote_"))
         funnel += f" (requoted {summary.funnel['requoted']}, recovered {recovered})"

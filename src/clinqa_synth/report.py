@@ -18,12 +18,13 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from clinqa_synth.dataset.folder import DatasetFolder
+from clinqa_synth.pipeline.steps import FUNNEL_STEPS
 from clinqa_synth.errors import ClinqaError
 from clinqa_synth.text import words
 
 INTERROGATIVES = ("is", "are", "does", "do", "has", "have", "was", "were", "can", "which", "what", "how", "where",
                   "when", "why", "who")  # fmt: skip
-FUNNEL = ("asked", "parsed", "answered", "placed", "kept")
+FUNNEL = FUNNEL_STEPS
 
 
 @dataclass

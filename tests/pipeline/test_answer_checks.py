@@ -54,3 +54,31 @@ def test_near_duplicate_questions_keep_the_first() -> None:
     questions = ["Is there a pneumothorax?", "Is there pneumothorax?", "Where is the PICC tip?",
                  "is there a pneumothorax", "What size is the effusion?"]  # fmt: skip
     assert near_duplicates(questions) == [1, 3]
+
+
+# --- round-trip verification verdicts ---------------------------------------------------------------------
+
+from clinqa_synth.pipeline.spans import Span  # noqa: E402
+from clinqa_synth.pipeline.verification import judge  # noqa: E402
+
+PICC = SECTION.index("Right PICC tip in the low SVC")
+FIRST = Span(PICC, PICC + len("Right PICC tip in the low SVC"), "Right PICC tip in the low SVC", "exact")
+
+
+@pytest.mark.parametrize(
+    "first,verifier,reason",
+    [
+        (FIRST, "low SVC", None),  # inside the first span
+        (FIRST, '"Right PICC tip in the low SVC."', None),  # quoted, with a period
+        (FIRST, "Small left pleural effusion, decreased", "verify_other_span"),
+        (FIRST, "Unanswerable", "verify_unanswerable"),
+        (FIRST, "The tip is probably in the atrium.", "verify_unplaced"),
+        (FIRST, "No", "verify_unplaced"),
+        (None, "Unanswerable", None),
+        (None, "Not mentioned in the report.", None),
+        (None, "No pneumothorax", "verify_answerable"),
+    ],
+)
+def test_verification_verdicts(first, verifier: str, reason: str | None) -> None:
+    verdict = judge(first, verifier, SECTION, "Where is the catheter tip?")
+    assert verdict.reason == reason

@@ -37,6 +37,15 @@ ANSWERS = {
 }
 
 
+# the verifier's answers (one question per call), by (section, question); absent: "Unanswerable"
+VERIFIER = {
+    ("report", QUESTIONS[0]): "Abnormal signal in the medial meniscus",  # overlaps the first span: agrees
+    ("report", QUESTIONS[5]): "None",  # the verbatim "None" again: agrees
+    ("impression", QUESTIONS[0]): "Meniscal tear",  # the pair says unanswerable, the verifier quotes: dropped
+    # ("impression", QUESTIONS[7]) -> Unanswerable, but the pair quoted "Meniscal tear": dropped
+}
+
+
 class ScriptedChat:
     """A ChatClient that answers by what the prompt asks for (the project's own chat protocol)."""
 
@@ -48,10 +57,13 @@ class ScriptedChat:
     async def chat(self, messages: list, **params: Any) -> Completion:
         prompt = messages[0]["content"]
         self.prompts.append(prompt)
+        section = "impression" if "IMPRESSION:" in prompt.split("---")[0] else "report"
         if "numbered list" in prompt:
             text = "\n".join(f"{i}. {q}" for i, q in enumerate(QUESTIONS, 1))
+        elif "Reply with the quotation only" in prompt:
+            question = prompt.split("Question: ", 1)[1].split("\n", 1)[0]
+            text = VERIFIER.get((section, question), "Unanswerable")
         else:
-            section = "impression" if "IMPRESSION:" in prompt.split("---")[0] else "report"
             text = json.dumps({"answers": [{"number": i, "answer": a} for i, a in enumerate(ANSWERS[section], 1)]})
         return Completion(text, "stop", Usage(10, 10))
 
@@ -73,27 +85,31 @@ def test_every_check_fires_on_the_answer_it_exists_for() -> None:
     assert "patient's name" not in answers_prompt and answers_prompt.count("What does the medial meniscus") == 1
     drops = {k: v for k, v in result.drops.items() if v}
     assert drops == {"near_duplicate": 2, "identity_question": 2, "refused_part_of_word": 1,
-                     "refused_laterality": 1, "echo_answer": 1}  # per section for the pre-answer drops
+                     "refused_laterality": 1, "echo_answer": 1,  # per section for the pre-answer drops
+                     "verify_answerable": 1, "verify_unanswerable": 1}
     kept = {(r["section"], r["question"]): r for r in result.records}
     exact = kept[("report", QUESTIONS[0])]
     assert exact["answers"]["text"] == ["Abnormal signal"] and not exact["is_impossible"]
     none_quote = kept[("report", QUESTIONS[5])]
     assert none_quote["answers"]["text"] == ["None"] and none_quote["context"][none_quote["answers"]["answer_start"][0]:].startswith("None")
     assert kept[("report", QUESTIONS[7])]["is_impossible"]
-    assert kept[("impression", QUESTIONS[7])]["answers"]["text"] == ["Meniscal tear"]
+    assert ("impression", QUESTIONS[7]) not in kept and ("impression", QUESTIONS[0]) not in kept
+    assert all(r["verified"] for r in result.records)
+    assert kept[("report", QUESTIONS[0])]["verifier_answer"] == "Abnormal signal in the medial meniscus"
     # the funnel adds up: per section, parsed = dropped before answering + answered; answered = placed + dropped after
     funnel = result.funnel
     assert funnel["parsed"] == 2 * len(QUESTIONS)
     assert funnel["answered"] == funnel["parsed"] - drops["near_duplicate"] - drops["identity_question"]
     after = sum(drops.get(k, 0) for k in ("refused_part_of_word", "refused_laterality", "echo_answer"))
     assert funnel["placed"] == funnel["answered"] - after
-    assert len(result.records) == funnel["kept"] == funnel["placed"]
+    assert funnel["verified"] == funnel["placed"] - drops["verify_answerable"] - drops["verify_unanswerable"]
+    assert len(result.records) == funnel["kept"] == funnel["verified"] == 7
     for record in result.records:
         assert 0.0 <= record["question_source_overlap"] <= 1.0
 
 
 def test_the_papers_pipeline_is_reachable_without_the_checks(tmp_path) -> None:
-    (tmp_path / "plain.yaml").write_text("description: paper pipeline\nanswer_checks: false\n")
+    (tmp_path / "plain.yaml").write_text("description: paper pipeline\nanswer_checks: false\nverify: false\n")
     from clinqa_synth.methods import load_method as load
 
     method = load("plain", tmp_path)
@@ -103,5 +119,6 @@ def test_the_papers_pipeline_is_reachable_without_the_checks(tmp_path) -> None:
     result = asyncio.run(process_document(chat, document, method.model_copy(update={"radiology": method.radiology.model_copy(
         update={"num_questions": 8, "keep": 8})}), PromptSet("radiology"), question_temperature=0.0, model_id="s"))  # fmt: skip
     assert not result.drops.get("near_duplicate") and not result.drops.get("echo_answer")
+    assert not any(k.startswith("verify") for k in result.drops) and not any("Question: " in p for p in chat.prompts)
     # the safety guards are not optional: a flipped side or a part-of-word span is never placed
     assert result.drops["refused_laterality"] == 1 and result.drops["refused_part_of_word"] == 1

@@ -23,6 +23,8 @@ def qa_features() -> datasets.Features:
             "question_context_overlap": datasets.Value("float32"),
             "question_source_overlap": datasets.Value("float32"),
             "model_answer": string,
+            "verified": datasets.Value("bool"),
+            "verifier_answer": string,
             "model": string,
             "prompt_version": string,
         }

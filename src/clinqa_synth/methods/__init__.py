@@ -62,6 +62,9 @@ class MethodConfig(BaseModel):
     # logistics questions are dropped before the answer call; echo, blank, over-long and whole-section answers
     # after placement. `answer_checks: false` is the paper's pipeline.
     answer_checks: bool = True
+    # Round-trip verification (pipeline.verification): each pair is asked again alone and kept only when the two
+    # answers agree. `verify: false` with `answer_checks: false` is the paper's pipeline.
+    verify: bool = True
     max_answer_words: int = Field(default=30, ge=1)
     radiology: KindDefaults = KindDefaults(num_questions=10, keep=5)
     clinical_record: KindDefaults = KindDefaults(num_questions=20, keep=5)

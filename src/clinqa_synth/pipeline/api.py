@@ -24,7 +24,7 @@ from clinqa_synth.llm.protocol import ChatClient
 from clinqa_synth.methods import MethodConfig, load_method
 from clinqa_synth.pipeline.driver import RunOptions, run_documents
 from clinqa_synth.pipeline.prompts import PromptSet
-from clinqa_synth.pipeline.steps import DocumentResult
+from clinqa_synth.pipeline.steps import FUNNEL_STEPS, DocumentResult
 from clinqa_synth.text import words
 
 DocumentSource = str | Path | Iterable[Document] | Iterable[str]
@@ -278,7 +278,7 @@ def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, 
         "per_kind": {k: method.for_kind(k).model_dump() for k in kinds},
         "documents": {"total": summary.documents, "failed": sum(summary.failed.values()), "failures": dict(summary.failed),
                       "failed_ids": summary.failures[:200]},  # fmt: skip
-        "funnel": {step: summary.funnel.get(step, 0) for step in ("asked", "parsed", "answered", "placed", "kept")},
+        "funnel": {step: summary.funnel.get(step, 0) for step in FUNNEL_STEPS},
         "requoted": summary.funnel.get("requoted", 0),
         "requote_failed_calls": summary.funnel.get("requote_failed", 0),
         "drops": dict(summary.drops),

@@ -18,7 +18,7 @@ import jinja2
 
 from clinqa_synth.errors import ClinqaError
 
-STEPS = ("summary", "questions", "answers", "requote")
+STEPS = ("summary", "questions", "answers", "requote", "verify")
 
 
 class PromptError(ClinqaError):
@@ -93,6 +93,7 @@ class PromptSet:
                     prefixes=["is", "what"])  # fmt: skip
         self.render("answers", section_text="sample", section_name="report", questions=["q1?", "q2?"])
         self.render("requote", section_text="sample", section_name="report", items=[{"question": "q1?", "answer": "a"}])
+        self.render("verify", section_text="sample", question="q1?")
 
     def render(self, step: str, **variables: Any) -> str:
         if step not in self._templates:

@@ -15,7 +15,7 @@ from clinqa_synth.pipeline.spans import Span
 
 RECORD_COLUMNS = (
     "id", "title", "context", "question", "answers", "document_id", "section", "method", "is_impossible", "match",
-    "question_context_overlap", "question_source_overlap", "model_answer", "model", "prompt_version",
+    "question_context_overlap", "question_source_overlap", "model_answer", "verified", "verifier_answer", "model", "prompt_version",
 )  # fmt: skip
 
 
@@ -63,6 +63,8 @@ def make_record(
         "question_context_overlap": round(question_context_overlap(question, context), 4),
         "question_source_overlap": round(question_context_overlap(question, source_text or context), 4),
         "model_answer": model_answer,
+        "verified": False,  # set by the verification step when the pair passes it
+        "verifier_answer": "",
         "model": model,
         "prompt_version": prompt_version,
     }

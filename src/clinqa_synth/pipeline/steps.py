@@ -36,6 +36,7 @@ from clinqa_synth.pipeline.records import make_record
 from clinqa_synth.pipeline.selection import select
 from clinqa_synth.pipeline.answer_checks import answer_problem, is_identity_question, near_duplicates
 from clinqa_synth.pipeline.spans import Span, align_answer, place_answer
+from clinqa_synth.pipeline.verification import VERIFY_MAX_TOKENS, judge
 
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -52,6 +53,9 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "required": ["answers"],
 }
 FORMAT_RETRIES = 2
+# The yield funnel, defined once for the run summary, generation.json, the card and the report. Per section: each
+# parsed question is answered (or dropped before answering), placed, verified when the method verifies, kept.
+FUNNEL_STEPS = ("asked", "parsed", "answered", "placed", "verified", "kept")
 
 
 class DocumentFailed(Exception):
@@ -73,14 +77,15 @@ class DocumentResult:
 
 
 async def _ask(chat: ChatClient, prompt: str, method: MethodConfig, *, temperature: float, seed: int,
-               response_format: dict[str, Any] | None = None, tag: str = "") -> Completion:  # fmt: skip
+               response_format: dict[str, Any] | None = None, tag: str = "",
+               max_tokens: int | None = None) -> Completion:  # fmt: skip
     if tag:
         CALL_TAG.set(tag)
     return await chat.chat(
         [{"role": "user", "content": prompt}],
         temperature=temperature,
         top_p=method.top_p,
-        max_tokens=method.max_tokens,
+        max_tokens=max_tokens or method.max_tokens,
         seed=seed,
         response_format=response_format,
     )
@@ -181,6 +186,38 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
     return recovered
 
 
+async def _verified(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any,
+                    ordered: list[dict[str, Any]], keep: int, result: DocumentResult,
+                    tag: str) -> list[dict[str, Any]]:  # fmt: skip
+    """Verify candidates in selection order until K agree; each disagreement is a counted drop."""
+    kept: list[dict[str, Any]] = []
+    checked = 0
+    for record in ordered:
+        if len(kept) >= keep:
+            break
+        checked += 1
+        prompt = prompts.render("verify", section_text=section.text, question=record["question"])
+        try:
+            completion = await _ask(chat, prompt, method, temperature=0.0, seed=method.seed, tag=tag,
+                                    max_tokens=VERIFY_MAX_TOKENS)  # fmt: skip
+        except (TransientLLMError, TruncatedCompletionError):
+            result.drops["verify_failed"] += 1  # a rambling or failing check keeps nothing, costs no other pair
+            continue
+        result.completion_tokens["verify"] += completion.usage.completion_tokens
+        first = None
+        if not record["is_impossible"]:
+            (text,), (start,) = record["answers"]["text"], record["answers"]["answer_start"]
+            first = Span(start, start + len(text), text, "exact")
+        verdict = judge(first, completion.text, section.text, record["question"])
+        if verdict.agrees:
+            kept.append({**record, "verified": True, "verifier_answer": verdict.answer})
+        else:
+            result.drops[verdict.reason or "verify_disagree"] += 1
+    result.funnel["verified"] += len(kept)
+    result.drops["over_k"] += len(ordered) - checked
+    return kept
+
+
 async def process_document(
     chat: ChatClient,
     document: Document,
@@ -272,8 +309,12 @@ async def process_document(
                     prompt_version=prompts.version, model_answer=answer, match=match, source_text=source_text,
                 )  # fmt: skip
             )
-        kept = select(candidates, defaults.keep, method.selection)
-        result.drops["over_k"] += len(candidates) - len(kept)
+        if method.verify:
+            kept = await _verified(chat, prompts, method, section, select(candidates, len(candidates), method.selection),
+                                   defaults.keep, result, tag=f"{document.id}/verify/{section.name}")  # fmt: skip
+        else:
+            kept = select(candidates, defaults.keep, method.selection)
+            result.drops["over_k"] += len(candidates) - len(kept)
         result.funnel["kept"] += len(kept)
         result.records.extend(kept)
     return result
