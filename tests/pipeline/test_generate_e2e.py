@@ -64,3 +64,27 @@ def test_python_api_returns_a_datasetdict(llm_server, tmp_path: Path) -> None:
                   methods_dir=FIXTURES / "test_methods")  # fmt: skip
     assert isinstance(ds, datasets.DatasetDict) and "train" in ds
     assert set(ds["train"].column_names) >= {"id", "title", "context", "question", "answers", "is_impossible"}
+
+
+def test_verification_on_the_real_server_keeps_only_agreeing_pairs(llm_server, tmp_path: Path) -> None:
+    """Whatever the small model says: every kept pair was verified, and the funnel's counts add up."""
+    methods = tmp_path / "methods"
+    methods.mkdir()
+    (methods / "verified.yaml").write_text((FIXTURES / "test_methods" / "direct.yaml").read_text()
+                                           .replace("verify: false", "verify: true"))  # fmt: skip
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "cxr.txt").write_text((samples_dir("radiology") / "synthetic-chest-xray-002.txt").read_text())
+    out = tmp_path / "out"
+    assert main(["generate", "--input", str(notes), "--config", "verified", "--out", str(out), "--quiet",
+                 "--endpoint", llm_server.base_url, "--structured", "llama-cpp-python", "--methods-dir", str(methods),
+                 "--cache-dir", str(tmp_path / "cache")]) == 0  # fmt: skip
+    record = json.loads((out / "verified" / "generation.json").read_text())
+    funnel, drops = record["funnel"], record["drops"]
+    rows = datasets.load_dataset(str(out), "verified", split="train").to_list()
+    assert len(rows) == funnel["kept"] == funnel["verified"]
+    assert all(r["verified"] for r in rows)
+    assert all(r["verifier_answer"] or r["is_impossible"] for r in rows)
+    verify_drops = sum(v for k, v in drops.items() if k.startswith("verify_"))
+    assert funnel["verified"] + verify_drops + drops.get("over_k", 0) == funnel["placed"]
+    assert record["completion_tokens_by_step"].get("verify", 0) > 0 or funnel["placed"] == 0
