@@ -186,6 +186,13 @@ class CachedChat:
     def model_id(self) -> str:
         return self.inner.model_id
 
+    @property
+    def supports_grammar(self) -> bool:
+        """Whether the server behind accepts a GBNF grammar (extractive constrained decoding)."""
+        from clinqa_synth.llm.structured import GRAMMAR_DIALECTS
+
+        return getattr(self.inner, "structured", "none") in GRAMMAR_DIALECTS
+
     async def chat(
         self,
         messages: list[Message],
@@ -195,14 +202,17 @@ class CachedChat:
         max_tokens: int = 1024,
         seed: int | None = None,
         response_format: dict[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> Completion:
-        params = {
+        params: dict[str, Any] = {
             "temperature": temperature,
             "top_p": top_p,
             "max_tokens": max_tokens,
             "seed": seed,
             "response_format": response_format,
         }
+        if grammar is not None:  # only when used, so the keys of calls without a grammar stay as they were
+            params["grammar"] = grammar
         key = cache_key(self.inner.model_id, messages, params, self.prompt_version)
         if self.cache is not None and not self.refresh:
             hit = self.cache.get(key)

@@ -31,7 +31,7 @@ from clinqa_synth.llm.protocol import (
 )
 from clinqa_synth.llm.retry import TRANSIENT_STATUS, RetryPolicy, looks_like_context_overflow, parse_retry_after
 from clinqa_synth.llm.safety import check_endpoint_allowed, redact, redact_url
-from clinqa_synth.llm.structured import request_fields
+from clinqa_synth.llm.structured import grammar_fields, request_fields
 
 DEFAULT_CONCURRENCY = 4
 API_KEY_ENV_VARS = ("CLINQA_SYNTH_API_KEY", "OPENAI_API_KEY", "HF_TOKEN")
@@ -163,8 +163,12 @@ class EndpointChat:
         max_tokens: int = 1024,
         seed: int | None = None,
         response_format: dict[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> Completion:
-        fmt, extra_body = request_fields(response_format, self.structured)
+        if grammar is not None:  # a grammar already fixes the format (it may embed JSON): send no schema with it
+            fmt, extra_body = None, grammar_fields(grammar, self.structured)
+        else:
+            fmt, extra_body = request_fields(response_format, self.structured)
         attempt = 0
         truncations = 0
         async with self._semaphore:

@@ -44,6 +44,8 @@ class ChatClient(Protocol):
 
     `response_format` is a plain JSON schema (or None): each implementation translates it into
     the dialect its server understands, and callers must still validate the text they get back.
+    Clients whose server accepts a GBNF grammar also take `grammar=` (and say so with a true
+    `supports_grammar` attribute); the pipeline passes one only to those.
     """
 
     @property

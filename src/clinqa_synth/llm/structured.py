@@ -36,6 +36,23 @@ def request_fields(schema: dict[str, Any] | None, dialect: str) -> tuple[dict[st
     raise ValueError(f"Unknown structured-output dialect {dialect!r}; choose one of {', '.join(DIALECTS)}.")
 
 
+# Servers that accept a GBNF grammar (extractive constrained decoding, pipeline.grammar).
+GRAMMAR_DIALECTS: tuple[str, ...] = ("llama-cpp-python", "llama-server", "vllm")
+
+
+def grammar_fields(grammar: str, dialect: str) -> dict[str, Any]:
+    """The extra request body that asks `dialect` to sample only strings of the GBNF `grammar`.
+
+    llama.cpp (llama-cpp-python's and llama-server's chat completions) take a top-level `grammar`; vLLM takes
+    `structured_outputs: {"grammar": …}` (xgrammar; older versions `guided_grammar`). Others have no grammar.
+    """
+    if dialect in ("llama-cpp-python", "llama-server"):
+        return {"grammar": grammar}
+    if dialect == "vllm":
+        return {"structured_outputs": {"grammar": grammar}, "guided_grammar": grammar}
+    raise ValueError(f"the {dialect!r} dialect takes no grammar; use one of {', '.join(GRAMMAR_DIALECTS)}")
+
+
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 
 

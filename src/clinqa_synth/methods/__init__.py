@@ -65,6 +65,9 @@ class MethodConfig(BaseModel):
     # Round-trip verification (pipeline.verification): each pair is asked again alone and kept only when the two
     # answers agree. `verify: false` with `answer_checks: false` is the paper's pipeline.
     verify: bool = True
+    # Extractive constrained decoding (pipeline.grammar): on servers that accept a grammar, answers can only be
+    # "Unanswerable" or a run of whole words of the section. `constrained: false` = free text + the aligner.
+    constrained: bool = True
     max_answer_words: int = Field(default=30, ge=1)
     radiology: KindDefaults = KindDefaults(num_questions=10, keep=5)
     clinical_record: KindDefaults = KindDefaults(num_questions=20, keep=5)

@@ -34,6 +34,7 @@ from clinqa_synth.pipeline.parsing import (
 from clinqa_synth.pipeline.prompts import PromptSet
 from clinqa_synth.pipeline.records import make_record
 from clinqa_synth.pipeline.selection import select
+from clinqa_synth.pipeline.grammar import answers_json_grammar, span_grammar
 from clinqa_synth.pipeline.answer_checks import answer_problem, is_identity_question, near_duplicates
 from clinqa_synth.pipeline.spans import Span, align_answer, place_answer
 from clinqa_synth.pipeline.verification import VERIFY_MAX_TOKENS, judge
@@ -78,9 +79,10 @@ class DocumentResult:
 
 async def _ask(chat: ChatClient, prompt: str, method: MethodConfig, *, temperature: float, seed: int,
                response_format: dict[str, Any] | None = None, tag: str = "",
-               max_tokens: int | None = None) -> Completion:  # fmt: skip
+               max_tokens: int | None = None, grammar: str | None = None) -> Completion:  # fmt: skip
     if tag:
         CALL_TAG.set(tag)
+    extra = {"grammar": grammar} if grammar is not None else {}  # only clients that support_grammar get one
     return await chat.chat(
         [{"role": "user", "content": prompt}],
         temperature=temperature,
@@ -88,7 +90,13 @@ async def _ask(chat: ChatClient, prompt: str, method: MethodConfig, *, temperatu
         max_tokens=max_tokens or method.max_tokens,
         seed=seed,
         response_format=response_format,
+        **extra,
     )
+
+
+def uses_grammar(chat: ChatClient, method: MethodConfig) -> bool:
+    """Extractive constrained decoding is on for this method and the server behind `chat` accepts grammars."""
+    return method.constrained and bool(getattr(chat, "supports_grammar", False))
 
 
 async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, method: MethodConfig,
@@ -132,13 +140,13 @@ async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, 
 
 
 async def _answer_call(chat: ChatClient, prompt: str, method: MethodConfig, count: int, result: DocumentResult,
-                       step: str, tag: str) -> list:  # fmt: skip
-    """One answers call (JSON schema where supported), retried with a little sampling when nothing parses."""
+                       step: str, tag: str, grammar: str | None = None) -> list:  # fmt: skip
+    """One answers call (JSON schema, or the span grammar, where supported), retried when nothing parses."""
     answers: list = []
     for attempt in range(FORMAT_RETRIES + 1):
         completion = await _ask(
             chat, prompt, method, temperature=0.0 if attempt == 0 else 0.3, seed=method.seed + attempt,
-            response_format=ANSWER_SCHEMA, tag=tag,
+            response_format=ANSWER_SCHEMA, tag=tag, grammar=grammar,
         )  # fmt: skip
         result.completion_tokens[step] += completion.usage.completion_tokens
         answers = parse_answers(completion.text, count)
@@ -192,6 +200,7 @@ async def _verified(chat: ChatClient, prompts: PromptSet, method: MethodConfig, 
     """Verify candidates in selection order until K agree; each disagreement is a counted drop."""
     kept: list[dict[str, Any]] = []
     checked = 0
+    grammar = span_grammar(section.text) if uses_grammar(chat, method) and ordered else None
     for record in ordered:
         if len(kept) >= keep:
             break
@@ -199,7 +208,7 @@ async def _verified(chat: ChatClient, prompts: PromptSet, method: MethodConfig, 
         prompt = prompts.render("verify", section_text=section.text, question=record["question"])
         try:
             completion = await _ask(chat, prompt, method, temperature=0.0, seed=method.seed, tag=tag,
-                                    max_tokens=VERIFY_MAX_TOKENS)  # fmt: skip
+                                    max_tokens=VERIFY_MAX_TOKENS, grammar=grammar)  # fmt: skip
         except (TransientLLMError, TruncatedCompletionError):
             result.drops["verify_failed"] += 1  # a rambling or failing check keeps nothing, costs no other pair
             continue
@@ -260,8 +269,9 @@ async def process_document(
         if not questions:
             continue
         prompt = prompts.render("answers", section_text=section.text, section_name=section.name, questions=questions)
+        grammar = answers_json_grammar(section.text, len(questions)) if uses_grammar(chat, method) else None
         answers = await _answer_call(chat, prompt, method, len(questions), result, "answers",
-                                     f"{document.id}/answers/{section.name}")  # fmt: skip
+                                     f"{document.id}/answers/{section.name}", grammar=grammar)  # fmt: skip
         by_number = {a.number: a.answer for a in answers}
         # question number → (answer, span or None for unanswerable, how it was placed); absent: not placed
         placed: dict[int, tuple[str, Span | None, str]] = {}
@@ -285,8 +295,9 @@ async def process_document(
                            if method.answer_checks else None)  # fmt: skip
                 if problem:
                     result.drops[problem] += 1
-                else:
-                    placed[number] = (answer, placement.span, placement.span.match)
+                else:  # "constrained": the grammar admitted only spans of this section
+                    how = "constrained" if grammar is not None and placement.span.match == "exact" else placement.span.match
+                    placed[number] = (answer, placement.span, how)
             else:
                 unplaceable.append((number, answer))
                 refusals[number] = placement.refused

@@ -1,0 +1,74 @@
+"""Extractive constrained decoding on the real llama.cpp server: every answer is a span by construction."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from clinqa_synth.llm.endpoint import EndpointChat
+from clinqa_synth.llm.structured import grammar_fields
+from clinqa_synth.pipeline.grammar import MAX_GRAMMAR_WORDS, answers_json_grammar, span_grammar
+from clinqa_synth.pipeline.spans import is_whole_words
+
+SECTION = ("FINDINGS: There is atelectasis at the left lung base. The right PICC tip is in the low SVC. "
+           "No pneumothorax.  Heart size is normal (stable).\nEsophagectomy changes are again seen.")  # fmt: skip
+QUESTIONS = ["Where does the catheter end?", "Is the lung collapsed?", "What surgery did the patient have?",
+             "What is the heart size?", "Is there a left pleural effusion?"]  # fmt: skip
+
+
+def _is_span(text: str) -> bool:
+    at = SECTION.find(text)
+    return text == "Unanswerable" or (at >= 0 and is_whole_words(SECTION, at, at + len(text)))
+
+
+def test_grammars_parse_in_llama_cpp() -> None:
+    import llama_cpp
+
+    for grammar in (span_grammar(SECTION), answers_json_grammar(SECTION, 3)):
+        assert grammar is not None
+        llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
+    assert span_grammar("word " * (MAX_GRAMMAR_WORDS + 1)) is None, "very long sections fall back to the aligner"
+    assert grammar_fields("root ::= \"x\"", "vllm")["structured_outputs"] == {"grammar": "root ::= \"x\""}
+    with pytest.raises(ValueError, match="takes no grammar"):
+        grammar_fields("root ::= \"x\"", "tgi")
+
+
+@pytest.mark.llm
+def test_every_constrained_answer_is_a_whole_word_span(llm_server) -> None:
+    client = EndpointChat(llm_server.base_url, api_key="local", structured="llama-cpp-python")
+    grammar = span_grammar(SECTION)
+
+    async def ask_all() -> list[str]:
+        texts = []
+        try:
+            for question in QUESTIONS:
+                prompt = f"{SECTION}\n\n---\nQuestion: {question}\nQuote the shortest part of the text that answers it."
+                completion = await client.chat([{"role": "user", "content": prompt}], max_tokens=96, seed=0,
+                                               grammar=grammar)  # fmt: skip
+                texts.append(completion.text)
+        finally:
+            await client.aclose()
+        return texts
+
+    answers = asyncio.run(ask_all())
+    assert all(_is_span(a) for a in answers), answers
+
+
+@pytest.mark.llm
+def test_the_json_answers_grammar_gives_one_span_per_question(llm_server) -> None:
+    client = EndpointChat(llm_server.base_url, api_key="local", structured="llama-cpp-python")
+    questions = "\n".join(f"{i}. {q}" for i, q in enumerate(QUESTIONS, 1))
+    prompt = f"{SECTION}\n\n---\nAnswer each question by quoting the text, or Unanswerable.\n{questions}"
+
+    async def ask() -> str:
+        try:
+            return (await client.chat([{"role": "user", "content": prompt}], max_tokens=512, seed=0,
+                                      grammar=answers_json_grammar(SECTION, len(QUESTIONS)))).text  # fmt: skip
+        finally:
+            await client.aclose()
+
+    answers = json.loads(asyncio.run(ask()))["answers"]
+    assert [a["number"] for a in answers] == list(range(1, len(QUESTIONS) + 1))
+    assert all(_is_span(a["answer"]) for a in answers), answers
