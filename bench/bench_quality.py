@@ -1,0 +1,144 @@
+#!/usr/bin/env python
+"""The pipeline as shipped vs the paper's pipeline, same documents, same model (docs/benchmarks.md §8).
+
+  python bench/bench_quality.py OUT [--configs direct,nooverlap_summary] [--model default] [--docs DIR]
+
+Documents: bench/documents/radiology (synthetic reports used by no test). For each config two variants run,
+each with its own completion cache so that both pay for every call they make:
+
+- `paper`: `answer_checks: false, verify: false, constrained: false` — free-text answers, placed by the aligner;
+- `tool`: the shipped method (answer checks, extractive constrained decoding, round-trip verification).
+
+Every free-text answer the `paper` variant tries to place is also placed by the aligner as it was before the
+issue-12 guards (`bench/legacy_spans.py`), so the guards' refusals are counted on the same answers.
+Prints one JSON table; writes OUT/quality.json (figures), OUT/refusals.json (answers the guards refused that
+the old aligner placed) and leaves the datasets in OUT/data for reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+import legacy_spans  # noqa: E402
+
+from clinqa_synth.llm.session import LLMSettings  # noqa: E402
+from clinqa_synth.pipeline.answer_checks import answer_problem  # noqa: E402
+from clinqa_synth.methods import available_methods  # noqa: E402
+from clinqa_synth.pipeline import steps  # noqa: E402
+from clinqa_synth.pipeline.api import generate_to_folder  # noqa: E402
+from clinqa_synth.text import words  # noqa: E402
+
+PAPER = {"answer_checks": False, "verify": False, "constrained": False}
+
+
+def write_variants(configs: list[str], folder: Path) -> None:
+    """`<config>` (shipped) and `<config>_paper` method files in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shipped = available_methods()
+    for config in configs:
+        data = yaml.safe_load(shipped[config].read_text())
+        (folder / f"{config}.yaml").write_text(yaml.safe_dump(data))
+        (folder / f"{config}_paper.yaml").write_text(yaml.safe_dump({**data, **PAPER}))
+
+
+def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, Any]:
+    import datasets
+
+    record = json.loads((out / "data" / name / "generation.json").read_text())
+    rows = datasets.load_dataset(str(out / "data" / name), name, split="train").to_list()
+    answerable = [r for r in rows if not r["is_impossible"]]
+    lengths = [len(words(r["answers"]["text"][0])) for r in answerable]
+    overlaps = [r["question_context_overlap"] for r in rows]
+    tokens = sum(record["completion_tokens_by_step"].values())
+    funnel = record["funnel"]
+    echo = sum(1 for r in answerable if answer_problem(r["question"], r["answers"]["text"][0], r["context"],
+                                                             max_answer_words=10**6) == "echo_answer")  # fmt: skip
+    return {
+        "kept": len(rows),
+        "answerable_per_document": round(len(answerable) / documents, 2),
+        "unanswerable": len(rows) - len(answerable),
+        "answered_to_placed": round(funnel["placed"] / funnel["answered"], 3) if funnel["answered"] else None,
+        "funnel": funnel,
+        "drops": {k: v for k, v in record["drops"].items() if v},
+        "mean_question_section_overlap": round(statistics.fmean(overlaps), 3) if overlaps else None,
+        "zero_overlap_share": round(sum(1 for o in overlaps if o == 0) / len(overlaps), 3) if overlaps else None,
+        "median_answer_words": statistics.median(lengths) if lengths else None,
+        "answers_over_30_words": sum(1 for n in lengths if n > 30),
+        "echo_answers_kept": echo,
+        "completion_tokens": tokens,
+        "completion_tokens_by_step": record["completion_tokens_by_step"],
+        "tokens_per_kept_pair": round(tokens / len(rows), 1) if rows else None,
+        "wall_s": round(wall_s, 1),
+        "wall_s_per_kept_pair": round(wall_s / len(rows), 1) if rows else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--configs", default="direct,nooverlap_summary")
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--docs", type=Path, default=ROOT / "documents" / "radiology")
+    args = parser.parse_args()
+    configs = args.configs.split(",")
+    methods = args.out / "methods"
+    write_variants(configs, methods)
+    documents = len(list(args.docs.glob("*.txt")))
+
+    tried: list[dict[str, Any]] = []
+    current = [""]
+    original = steps.place_answer
+
+    def recording(answer: str, context: str, question: str = "", **options: Any) -> Any:
+        placement = original(answer, context, question, **options)
+        if options.get("allow_fuzzy", True) and current[0].endswith("_paper"):
+            old = legacy_spans.align_answer(answer, context, question)
+            tried.append({"config": current[0], "question": question, "answer": answer,
+                          "new": placement.span and placement.span.text, "refused": placement.refused,
+                          "old": old and old.text, "old_match": old and old.match,
+                          "context": context})  # fmt: skip
+        return placement
+
+    steps.place_answer = recording
+    table: dict[str, Any] = {}
+    for config in configs:
+        for name in (f"{config}_paper", config):
+            current[0] = name
+            llm = LLMSettings(model=args.model, cache_dir=args.out / "cache" / name)
+            started = time.perf_counter()
+            generate_to_folder(str(args.docs), config=name, out=args.out / "data", llm=llm, kind="radiology",
+                               methods_dir=methods, show_progress=False)  # fmt: skip
+            table[name] = figures(args.out, name, documents, time.perf_counter() - started)
+            print(name, json.dumps(table[name]), flush=True)
+
+    alignment = {}
+    for name in {t["config"] for t in tried}:
+        rows = [t for t in tried if t["config"] == name]
+        alignment[name] = {
+            "free_text_answers": len(rows),
+            "placed_by_legacy_aligner": sum(1 for r in rows if r["old"] is not None),
+            "placed_now": sum(1 for r in rows if r["new"] is not None),
+            "refused_now_by_reason": dict(Counter(r["refused"] for r in rows if r["new"] is None and r["refused"])),
+            "refused_now_but_legacy_placed": sum(1 for r in rows if r["new"] is None and r["old"] is not None),
+        }
+    refusals = [{k: v for k, v in r.items() if k != "context"} | {"context": r["context"]}
+                for r in tried if r["new"] is None and r["old"] is not None]  # fmt: skip
+    (args.out / "quality.json").write_text(json.dumps({"table": table, "alignment": alignment}, indent=2))
+    (args.out / "refusals.json").write_text(json.dumps(refusals, indent=2))
+    print(json.dumps({"alignment": alignment}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
