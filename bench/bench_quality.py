@@ -10,7 +10,7 @@ each with its own completion cache so that both pay for every call they make:
 - `tool`: the shipped method (answer checks, extractive constrained decoding, round-trip verification).
 
 Every free-text answer the `paper` variant tries to place is also placed by the aligner as it was before the
-issue-12 guards (`bench/legacy_spans.py`), so the guards' refusals are counted on the same answers.
+issue-12 guards (loaded from git history, commit 2782c0f), so the guards' refusals are counted on the same answers.
 Prints one JSON table; writes OUT/quality.json (figures), OUT/refusals.json (answers the guards refused that
 the old aligner placed) and leaves the datasets in OUT/data for reading.
 """
@@ -31,8 +31,6 @@ import yaml
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-import legacy_spans  # noqa: E402
-
 from clinqa_synth.llm.session import LLMSettings  # noqa: E402
 from clinqa_synth.pipeline.answer_checks import answer_problem  # noqa: E402
 from clinqa_synth.methods import available_methods  # noqa: E402
@@ -41,6 +39,23 @@ from clinqa_synth.pipeline.api import generate_to_folder  # noqa: E402
 from clinqa_synth.text import words  # noqa: E402
 
 PAPER = {"answer_checks": False, "verify": False, "constrained": False}
+LEGACY_COMMIT = "2782c0f"  # the last commit before the issue-12 guards
+
+
+def legacy_aligner() -> Any:
+    """The aligner as it was before the guards, loaded from git history (no second copy in the tree)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(["git", "show", f"{LEGACY_COMMIT}:src/clinqa_synth/pipeline/spans.py"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    path = Path(tempfile.mkdtemp()) / "legacy_spans.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("legacy_spans", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
 def write_variants(configs: list[str], folder: Path) -> None:
@@ -97,6 +112,7 @@ def main() -> None:
     write_variants(configs, methods)
     documents = len(list(args.docs.glob("*.txt")))
 
+    legacy_spans = legacy_aligner()
     tried: list[dict[str, Any]] = []
     current = [""]
     original = steps.place_answer
