@@ -54,6 +54,7 @@ def legacy_aligner() -> Any:
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("legacy_spans", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["legacy_spans"] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
 
