@@ -99,9 +99,15 @@ def _server_processes(marker: str) -> list[int]:
     return [int(p) for p in result.stdout.split()]
 
 
+def _default_sigint() -> None:  # pragma: no cover - runs in the child
+    # A shell runs background jobs with SIGINT ignored, and Python then never raises KeyboardInterrupt;
+    # the CLI must be tested as it runs in a terminal, where Ctrl-C is delivered.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "clinqa_synth.cli", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_default_sigint)  # fmt: skip
 
 
 def _tags(cache: Path) -> dict[str, str]:

@@ -227,6 +227,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             license_id=args.license, shard=parse_shard(args.shard), show_progress=not args.quiet,
         )  # fmt: skip
         print_summary(summary)
+        if summary.kept == 0:
+            console.print(f"[yellow]no pair of {config} was kept[/yellow]: the drops above say why; the config is "
+                          "recorded (generation.json, card) but `datasets` cannot load a split without rows")
     console.print(f"[green]done[/green] → load with datasets.load_dataset({str(args.out)!r}, {configs[0]!r})")
     return 0
 

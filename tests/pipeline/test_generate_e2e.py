@@ -64,6 +64,11 @@ def test_python_api_returns_a_datasetdict(llm_server, tmp_path: Path) -> None:
                   methods_dir=FIXTURES / "test_methods")  # fmt: skip
     assert isinstance(ds, datasets.DatasetDict) and "train" in ds
     assert set(ds["train"].column_names) >= {"id", "title", "context", "question", "answers", "is_impossible"}
+    record = json.loads((tmp_path / "api" / "direct" / "generation.json").read_text())
+    assert ds["train"].num_rows == record["funnel"]["kept"], "whatever the model said, the rows are what was kept"
+    for row in ds["train"]:
+        for text, start in zip(row["answers"]["text"], row["answers"]["answer_start"]):
+            assert row["context"][start : start + len(text)] == text
 
 
 def test_verification_on_the_real_server_keeps_only_agreeing_pairs(llm_server, tmp_path: Path) -> None:

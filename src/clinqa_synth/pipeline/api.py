@@ -313,5 +313,9 @@ def generate(documents: DocumentSource, config: str = "nooverlap_summary", chat:
     kwargs.setdefault("show_progress", False)
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="clinqa-synth-"))
-    generate_to_folder(documents, config=config, out=out, chat=chat, **kwargs)
+    summary = generate_to_folder(documents, config=config, out=out, chat=chat, **kwargs)
+    if summary.kept == 0:  # `datasets` cannot load a parquet split without rows: say so with an empty, typed split
+        from clinqa_synth.dataset.features import qa_features
+
+        return datasets.DatasetDict({"train": datasets.Dataset.from_list([], features=qa_features())})
     return datasets.load_dataset(str(out), config)
