@@ -317,5 +317,6 @@ def generate(documents: DocumentSource, config: str = "nooverlap_summary", chat:
     if summary.kept == 0:  # `datasets` cannot load a parquet split without rows: say so with an empty, typed split
         from clinqa_synth.dataset.features import qa_features
 
-        return datasets.DatasetDict({"train": datasets.Dataset.from_list([], features=qa_features())})
+        features = qa_features()
+        return datasets.DatasetDict({"train": datasets.Dataset.from_dict({k: [] for k in features}, features=features)})
     return datasets.load_dataset(str(out), config)
