@@ -295,7 +295,7 @@ class EndpointChat:
         if status == 404:
             return FatalLLMError(
                 f"HTTP 404 from {where}: no /v1/chat/completions route or unknown model {self._model!r}. "
-                "Check --endpoint (the server's base URL) and --model-name (see GET /v1/models). "
+                "Check --endpoint (the server's base URL) and --model (the served model name, see GET /v1/models). "
                 f"Server said: {body.strip()[:200]}"
             )
         if looks_like_context_overflow(status, body):

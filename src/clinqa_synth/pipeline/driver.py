@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import AsyncIterator, Callable, Iterable, Iterator
+from typing import AsyncIterator, Iterable, Iterator
 
 from clinqa_synth.documents.model import Document
 from clinqa_synth.documents.sections import chunk_section
@@ -68,7 +68,6 @@ async def run_documents(
     options: RunOptions = RunOptions(),
     model_id: str = "",
     prompt_sets: dict[str, PromptSet] | None = None,
-    on_result: Callable[[DocumentResult], None] | None = None,
 ) -> AsyncIterator[DocumentResult]:
     """Yield one :class:`DocumentResult` per (possibly split) document, in input order."""
     prompt_sets = prompt_sets if prompt_sets is not None else {}
@@ -100,15 +99,9 @@ async def run_documents(
         for index, document in enumerate(split_long_documents(documents, options.max_section_chars)):
             window.append(asyncio.ensure_future(one(document, index)))
             if len(window) >= limit:
-                result = await window.popleft()
-                if on_result:
-                    on_result(result)
-                yield result
+                yield await window.popleft()
         while window:
-            result = await window.popleft()
-            if on_result:
-                on_result(result)
-            yield result
+            yield await window.popleft()
     finally:
         for task in window:
             task.cancel()

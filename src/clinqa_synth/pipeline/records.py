@@ -13,12 +13,6 @@ from typing import Any
 from clinqa_synth.text import question_context_overlap
 from clinqa_synth.pipeline.spans import Span
 
-RECORD_COLUMNS = (
-    "id", "title", "context", "question", "answers", "document_id", "section", "method", "is_impossible", "match",
-    "question_context_overlap", "question_source_overlap", "model_answer", "verified", "verifier_answer", "model", "prompt_version",
-)  # fmt: skip
-
-
 def record_id(method: str, document_id: str, section: str, question: str) -> str:
     """Stable across runs and machines: the same question on the same section always gets the same id."""
     return hashlib.sha1(f"{method}\x1f{document_id}\x1f{section}\x1f{question}".encode()).hexdigest()[:20]
