@@ -73,7 +73,7 @@ def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, An
     import datasets
 
     record = json.loads((out / "data" / name / "generation.json").read_text())
-    rows = datasets.load_dataset(str(out / "data" / name), name, split="train").to_list()
+    rows = datasets.load_dataset(str(out / "data"), name, split="train").to_list()
     answerable = [r for r in rows if not r["is_impossible"]]
     lengths = [len(words(r["answers"]["text"][0])) for r in answerable]
     overlaps = [r["question_context_overlap"] for r in rows]
