@@ -54,7 +54,17 @@ def _metrics(data: DataTrainingArguments, predictions: Predictions, examples: da
     references = [{"id": e["id"], "answers": e["answers"], "context": e["context"], "question": e["question"]}
                   for e in examples]  # fmt: skip
     na_probs = predictions.null_odds if data.version_2_with_negative else None
-    return squad_v2_metrics(predictions.answers, references, na_probs=na_probs)
+    return squad_v2_metrics(predictions.answers, references, na_probs=na_probs,
+                            prediction_offsets=predicted_offsets(predictions))  # fmt: skip
+
+
+def predicted_offsets(predictions: Predictions) -> dict[str, tuple[int, int] | None]:
+    """Each answer's character span in its context (the n-best entry it came from), for `ro_span`."""
+    offsets: dict[str, tuple[int, int] | None] = {}
+    for qid, answer in predictions.answers.items():
+        chosen = next((c for c in predictions.nbest.get(qid, []) if answer and c["text"] == answer), None)
+        offsets[qid] = tuple(chosen["offsets"]) if chosen else None  # type: ignore[assignment]
+    return offsets
 
 
 def _write_predictions(output_dir: Path, predictions: Predictions, prefix: str = "") -> None:
