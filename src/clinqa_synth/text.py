@@ -18,6 +18,8 @@ STOPWORDS = frozenset(
     where which while who whom why will with would you your yours yourself yourselves s t don""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+")
+# MIMIC-style de-identification placeholders ("[**Hospital1 18**]"): one pattern for alignment and the guards
+DEID_TOKEN = re.compile(r"\[\*\*.*?\*\*\]")
 
 
 def words(text: str) -> list[str]:

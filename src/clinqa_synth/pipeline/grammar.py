@@ -8,8 +8,8 @@ string the grammar admits is "Unanswerable" or a contiguous run of whole words o
 Construction (one rule per word position, so the grammar grows linearly with the section):
 
     root ::= "Unanswerable" | e0 | e1 | … | e(n-1)         # start at any word
-    e_i  ::= "<word i without leading punctuation>" c_i     # entry point into word i
     s_i  ::= "<word i>" c_i                                # word i reached from word i-1
+    e_i  ::= "<word i without leading punctuation>" c_i     # entry into word i (s_i when it has none)
     c_i  ::= ("<trailing punctuation of word i>" ("<separator i>" s_(i+1))?)?
 
 Words are the section's whitespace-separated tokens; each separator is the section's own whitespace, kept
@@ -84,8 +84,11 @@ def _span_rules(section_text: str, *, in_json: bool, prefix: str = "w") -> tuple
         lead = _LEADING.match(core)
         entry_core = core[lead.end():] if lead else core
         if entry_core and entry_core[0].isalnum():
-            rules.append(f"{prefix}e{i} ::= {lit(entry_core)} {prefix}c{i}")
-            entries.append(f"{prefix}e{i}")
+            if entry_core == core:  # no leading punctuation: enter through the position rule itself
+                entries.append(f"{prefix}s{i}")
+            else:
+                rules.append(f"{prefix}e{i} ::= {lit(entry_core)} {prefix}c{i}")
+                entries.append(f"{prefix}e{i}")
     return rules, entries
 
 

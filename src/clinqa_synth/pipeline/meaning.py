@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from clinqa_synth.text import DEID_TOKEN
+
 NEGATION_CUES = {
     "no": "no", "not": "not", "without": "without", "absent": "absent", "absence": "absent",
     "negative": "negative", "denies": "deny", "denied": "deny", "deny": "deny", "none": "none",
@@ -32,11 +34,10 @@ MONTHS = {m: i for i, names in enumerate(
     ["jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july", "aug august",
      "sep sept september", "oct october", "nov november", "dec december"], 1) for m in names.split()}  # fmt: skip
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+n't|[a-z]+")
-_DEID = re.compile(r"\[\*\*.*?\*\*\]")  # de-identification placeholders carry no finding
 
 
 def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(_DEID.sub(" ", text).lower().replace("\u2019", "'"))
+    return _TOKEN.findall(DEID_TOKEN.sub(" ", text).lower().replace("\u2019", "'"))  # placeholders: no finding
 
 
 def clinical_signature(text: str) -> dict[str, Counter]:

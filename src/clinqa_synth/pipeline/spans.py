@@ -27,12 +27,11 @@ from typing import Literal
 from rapidfuzz import fuzz
 
 from clinqa_synth.pipeline.meaning import meaning_change
-from clinqa_synth.text import content_words
+from clinqa_synth.text import DEID_TOKEN, content_words
 
 MatchKind = Literal["exact", "normalized", "fuzzy"]
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "`": "'", "\u00a0": " "})
-_DEID = re.compile(r"\[\*\*.*?\*\*\]")
 _LEADING_FILLER = re.compile(
     r"^(?:there\s+(?:is|are|was|were)\s+|the\s+patient\s+(?:has|had|is|was)\s+|it\s+(?:is|was)\s+|"
     r"answer\s*:\s*|\d{1,2}[.)]\s+|[-*•]\s+)",
@@ -77,7 +76,7 @@ def _normalize_with_map(text: str) -> tuple[str, list[int], list[int]]:
     ends: list[int] = []
     index = 0
     while index < len(text):
-        deid = _DEID.match(text, index)
+        deid = DEID_TOKEN.match(text, index)
         if deid:
             chars.append("\x00")
             starts.append(index)

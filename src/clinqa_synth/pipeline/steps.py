@@ -94,6 +94,13 @@ async def _ask(chat: ChatClient, prompt: str, method: MethodConfig, *, temperatu
     )
 
 
+def _check_answer(method: MethodConfig, question: str, span: Span, section_text: str) -> str | None:
+    """The answer-check drop reason for a placed span (first pass or requote alike), or None."""
+    if not method.answer_checks:
+        return None
+    return answer_problem(question, span.text, section_text, max_answer_words=method.max_answer_words)
+
+
 def uses_grammar(chat: ChatClient, method: MethodConfig) -> bool:
     """Extractive constrained decoding is on for this method and the server behind `chat` accepts grammars."""
     return method.constrained and bool(getattr(chat, "supports_grammar", False))
@@ -185,9 +192,7 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
             recovered[number] = (item.answer, None, "requote_unanswerable")
         elif not is_yes_no(item.answer):
             span = align_answer(item.answer, section.text, questions[number - 1])
-            if span is not None and method.answer_checks and answer_problem(
-                questions[number - 1], span.text, section.text, max_answer_words=method.max_answer_words
-            ):
+            if span is not None and _check_answer(method, questions[number - 1], span, section.text):
                 continue  # stays unplaceable: the recovered quote fails the same checks as a first answer
             if span is not None:
                 recovered[number] = (item.answer, span, f"requote_{span.match}")
@@ -290,10 +295,7 @@ async def process_document(
             elif is_yes_no(answer):
                 result.drops["yes_no"] += 1
             elif (placement := place_answer(answer, section.text, question)).span is not None:
-                problem = (answer_problem(question, placement.span.text, section.text,
-                                          max_answer_words=method.max_answer_words)
-                           if method.answer_checks else None)  # fmt: skip
-                if problem:
+                if problem := _check_answer(method, question, placement.span, section.text):
                     result.drops[problem] += 1
                 else:  # "constrained": the grammar admitted only spans of this section
                     how = "constrained" if grammar is not None and placement.span.match == "exact" else placement.span.match

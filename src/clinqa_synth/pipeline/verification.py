@@ -48,13 +48,12 @@ def _clean(answer: str) -> str:
 def judge(first: Span | None, verifier_answer: str, section_text: str, question: str) -> Verdict:
     """Compare the verifier's answer with the pair's span (None: the pair says unanswerable)."""
     answer = _clean(verifier_answer)
-    says_unanswerable = not answer or is_unanswerable(answer)
-    placed = None if says_unanswerable or is_yes_no(answer) else place_answer(answer, section_text, question).span
-    if says_unanswerable and placed is None:
-        verbatim = place_answer(answer, section_text, question, allow_fuzzy=False).span if answer else None
-        if verbatim is None:
+    if not answer or is_unanswerable(answer):  # unless it is a verbatim quote ("None" in "Comparison: None.")
+        placed = place_answer(answer, section_text, question, allow_fuzzy=False).span if answer else None
+        if placed is None:
             return Verdict(answer, None, None if first is None else "verify_unanswerable")
-        placed = verbatim
+    else:
+        placed = None if is_yes_no(answer) else place_answer(answer, section_text, question).span
     if first is None:
         return Verdict(answer, placed, "verify_answerable" if placed is not None else "verify_unplaced")
     if placed is None:
