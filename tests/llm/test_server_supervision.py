@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -36,6 +37,19 @@ def wait_for(condition: Callable[[], object], timeout_s: float, what: str) -> ob
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def lines_of(stream) -> list:
+    """Read a child's stream on a thread as it is written, so a test can wait for a line; None marks the end."""
+    lines: list = []
+
+    def read() -> None:
+        for line in stream:
+            lines.append(line)
+        lines.append(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
 
 
 def server_pids(marker: str) -> list[int]:
@@ -138,13 +152,18 @@ def test_serve_restarts_after_a_crash_once_then_reports_sigill(small_model_path,
         except httpx.TransportError:
             return False
 
-    wait_for(answers, 120, "the server to answer")
+    # `serve` itself must have seen the server answer (it says "Serving"): a kill before that is a crash
+    # while loading, which is reported, not restarted
+    err_lines = lines_of(process.stderr)
+    wait_for(lambda: answers() and any("Serving" in line for line in err_lines), 120, "serve to announce the server")
     (first,) = server_pids("--n_ctx 4115")
     os.kill(first, signal.SIGKILL)
     wait_for(lambda: [p for p in server_pids("--n_ctx 4115") if p != first] and answers(), 120, "the restart")
     (second,) = server_pids("--n_ctx 4115")
     os.kill(second, signal.SIGILL)
-    _, err = process.communicate(timeout=30)
+    process.wait(timeout=30)
+    wait_for(lambda: err_lines and err_lines[-1] is None, 10, "serve's stderr to close")
+    err = "".join(line for line in err_lines if line)
     assert process.returncode == 2
     assert "killed by SIGKILL" in err and "restarting once" in err, err
     assert "killed by SIGILL" in err and f"Server log: {log}" in err, err
