@@ -10,6 +10,7 @@ import pytest
 from clinqa_synth.llm.endpoint import EndpointChat
 from clinqa_synth.llm.structured import grammar_fields
 from clinqa_synth.pipeline.grammar import MAX_GRAMMAR_WORDS, answers_json_grammar, span_grammar
+from clinqa_synth.pipeline.parsing import is_yes_no
 from clinqa_synth.pipeline.spans import is_whole_words
 
 SECTION = ("FINDINGS: There is atelectasis at the left lung base. The right PICC tip is in the low SVC. "
@@ -54,6 +55,27 @@ def test_every_constrained_answer_is_a_whole_word_span(llm_server) -> None:
 
     answers = asyncio.run(ask_all())
     assert all(_is_span(a) for a in answers), answers
+
+
+@pytest.mark.llm
+def test_a_yes_no_question_is_answered_with_its_evidence_not_a_bare_no(llm_server) -> None:
+    client = EndpointChat(llm_server.base_url, api_key="local", structured="llama-cpp-python")
+    grammar = span_grammar(SECTION)
+    assert grammar is not None
+
+    async def ask(question: str) -> str:
+        prompt = f"{SECTION}\n\n---\nQuestion: {question}\nAnswer with one word: Yes or No."
+        return (await client.chat([{"role": "user", "content": prompt}], max_tokens=48, seed=0,
+                                  grammar=grammar)).text  # fmt: skip
+
+    async def ask_all() -> list[str]:
+        try:
+            return [await ask(q) for q in ("Is there a pneumothorax?", "Is there any pneumothorax at all?")]
+        finally:
+            await client.aclose()
+
+    answers = asyncio.run(ask_all())
+    assert all(_is_span(a) and not is_yes_no(a) for a in answers), answers
 
 
 @pytest.mark.llm

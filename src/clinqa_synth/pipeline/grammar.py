@@ -14,7 +14,8 @@ Construction (one rule per word position, so the grammar grows linearly with the
 
 Words are the section's whitespace-separated tokens; each separator is the section's own whitespace, kept
 as it is, so every admitted string is a real substring; a word's trailing punctuation (".", ",", ";" …) may be
-left off, but only at the end of the answer. For the answers call, the same spans sit inside the JSON list
+left off, but only at the end of the answer. An answer may not *be* a bare yes/no word: entering the section at
+"No"/"Yes" requires the next word too ("No pneumothorax"), so a yes/no question is answered by its evidence. For the answers call, the same spans sit inside the JSON list
 format (`answers_json_grammar`), with the section's text JSON-escaped inside the string literals.
 
 Limits: a section of more than `max_words` words (default 1500) gets no grammar (the answers fall back to the
@@ -31,6 +32,7 @@ UNANSWERABLE = "Unanswerable"
 MAX_GRAMMAR_WORDS = 1500
 _TOKEN = re.compile(r"\S+")
 _LEADING = re.compile(r"^[\"'(\[{«“‘*•-]+")
+_YES_NO_WORDS = frozenset({"yes", "no", "true", "false"})  # never a whole answer (parsing.is_yes_no)
 _TRAILING = re.compile(r"[.,;:!?\"')\]}»”’*]+$")
 
 
@@ -83,7 +85,14 @@ def _span_rules(section_text: str, *, in_json: bool, prefix: str = "w") -> tuple
         rules.append(f"{prefix}s{i} ::= {lit(core)} {prefix}c{i}")
         lead = _LEADING.match(core)
         entry_core = core[lead.end():] if lead else core
-        if entry_core and entry_core[0].isalnum():
+        if entry_core.lower() in _YES_NO_WORDS:
+            # a bare "No" is not an extractive answer: entering here, the answer must go on to the next word
+            # ("No pneumothorax"), as RadQA's annotators answer yes/no questions with their evidence
+            if i + 1 < len(tokens):
+                tail_part = f"({lit(tail)})? " if tail else ""
+                rules.append(f"{prefix}e{i} ::= {lit(entry_core)} {tail_part}{lit(sep)} {prefix}s{i + 1}")
+                entries.append(f"{prefix}e{i}")
+        elif entry_core and entry_core[0].isalnum():
             if entry_core == core:  # no leading punctuation: enter through the position rule itself
                 entries.append(f"{prefix}s{i}")
             else:
