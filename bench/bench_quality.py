@@ -77,6 +77,7 @@ def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, An
     answerable = [r for r in rows if not r["is_impossible"]]
     lengths = [len(words(r["answers"]["text"][0])) for r in answerable]
     overlaps = [r["question_context_overlap"] for r in rows]
+    source_overlaps = [r["question_source_overlap"] for r in rows]
     tokens = sum(record["completion_tokens_by_step"].values())
     funnel = record["funnel"]
     echo = sum(1 for r in answerable if answer_problem(r["question"], r["answers"]["text"][0], r["context"],
@@ -89,6 +90,9 @@ def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, An
         "funnel": funnel,
         "drops": {k: v for k, v in record["drops"].items() if v},
         "mean_question_section_overlap": round(statistics.fmean(overlaps), 3) if overlaps else None,
+        "mean_question_source_overlap": round(statistics.fmean(source_overlaps), 3) if rows else None,
+        "hardening": record.get("hardening", {}),
+        "difficulty_targets": record.get("difficulty_targets", {}),
         "zero_overlap_share": round(sum(1 for o in overlaps if o == 0) / len(overlaps), 3) if overlaps else None,
         "median_answer_words": statistics.median(lengths) if lengths else None,
         "answers_over_30_words": sum(1 for n in lengths if n > 30),
@@ -107,6 +111,8 @@ def main() -> None:
     parser.add_argument("--configs", default="direct,nooverlap_summary")
     parser.add_argument("--model", default="default")
     parser.add_argument("--docs", type=Path, default=ROOT / "documents" / "radiology")
+    parser.add_argument("--shipped-only", action="store_true",
+                        help="run only the shipped variants (the paper variants' figures are already on record)")
     args = parser.parse_args()
     configs = args.configs.split(",")
     methods = args.out / "methods"
@@ -131,7 +137,7 @@ def main() -> None:
     steps.place_answer = recording
     table: dict[str, Any] = {}
     for config in configs:
-        for name in (f"{config}_paper", config):
+        for name in (config,) if args.shipped_only else (f"{config}_paper", config):
             current[0] = name
             llm = LLMSettings(model=args.model, cache_dir=args.out / "cache" / name)
             started = time.perf_counter()

@@ -261,6 +261,15 @@ def print_summary(summary: Any) -> None:
                       f" (zero-overlap {difficulty['zero_overlap_share']:.0%}), with source "
                       f"{difficulty['mean_question_source_overlap']:.2f}; median answer "
                       f"{'–' if median is None else median} words")  # fmt: skip
+    if summary.hardening.get("hardened") or summary.hardening.get("rounds"):
+        h = summary.hardening
+        table.add_row("hardening", f"{h.get('hardened', 0)} questions rewritten in {h.get('rounds', 0)} rounds; "
+                      f"{h.get('kept_hardened', 0)} kept hardened, {h.get('fell_back', 0)} fell back to the original "
+                      "(the verifier did not land on the same span)")  # fmt: skip
+    for name, target in summary.targets().items():
+        measured = "–" if target["measured"] is None else f"{target['measured']:.2f}"
+        verdict = {True: "[green]met[/green]", False: "[yellow]missed[/yellow]", None: "not measured"}[target["met"]]
+        table.add_row("target", f"{name} {target['target']}: measured {measured}, {verdict}")
     table.add_row("drops", ", ".join(f"{k} {v}" for k, v in summary.drops.items() if v) or "none")
     if summary.failed:
         table.add_row("failures", ", ".join(f"{k} {v}" for k, v in summary.failed.items()))

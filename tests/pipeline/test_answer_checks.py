@@ -82,3 +82,20 @@ FIRST = Span(PICC, PICC + len("Right PICC tip in the low SVC"), "Right PICC tip 
 def test_verification_verdicts(first, verifier: str, reason: str | None) -> None:
     verdict = judge(first, verifier, SECTION, "Where is the catheter tip?")
     assert verdict.reason == reason
+
+
+def test_layout_around_a_span_is_trimmed_but_measurements_stay_whole() -> None:
+    from clinqa_synth.pipeline.answer_checks import without_layout
+
+    context = "IMPRESSION: 1. PICC line tip in the low SVC. 2. A 1.9 cm nodule, grade 2. 3. No effusion."
+
+    def tidy(text: str) -> str:
+        start = context.index(text)
+        a, b = without_layout(start, start + len(text), context)
+        return context[a:b]
+
+    assert tidy("IMPRESSION: 1. PICC line tip in the low SVC.") == "PICC line tip in the low SVC."
+    assert tidy("PICC line tip in the low SVC. 2.") == "PICC line tip in the low SVC."
+    assert tidy("1.9 cm nodule, grade 2.") == "1.9 cm nodule, grade 2."
+    assert tidy("IMPRESSION:") == "IMPRESSION:", "nothing would remain: unchanged"
+    assert tidy("3. No effusion.") == "No effusion."

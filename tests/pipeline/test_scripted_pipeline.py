@@ -122,3 +122,81 @@ def test_the_papers_pipeline_is_reachable_without_the_checks(tmp_path) -> None:
     assert not any(k.startswith("verify") for k in result.drops) and not any("Question: " in p for p in chat.prompts)
     # the safety guards are not optional: a flipped side or a part-of-word span is never placed
     assert result.drops["refused_laterality"] == 1 and result.drops["refused_part_of_word"] == 1
+
+
+class HardeningChat(ScriptedChat):
+    """ScriptedChat plus the harden step: rewrites by question, and a verifier that knows the rewrites."""
+
+    REWRITES = {
+        QUESTIONS[0]: "Which abnormality appears in the cartilage pad of the inner knee?",  # same meaning: verifies
+        QUESTIONS[5]: "Which earlier imaging was used as a reference?",  # the verifier finds nothing: falls back
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.harden_prompts: list[str] = []
+
+    async def chat(self, messages: list, **params: Any) -> Completion:
+        prompt = messages[0]["content"]
+        if "Rewrite it so that" in prompt:
+            self.harden_prompts.append(prompt)
+            question = prompt.split(":\n\n", 1)[1].split("\n", 1)[0]
+            return Completion(self.REWRITES.get(question, "Sorry, I cannot rephrase that."), "stop", Usage(10, 10))
+        if "Reply with the quotation only" in prompt and self.REWRITES[QUESTIONS[0]] in prompt:
+            self.prompts.append(prompt)
+            return Completion("Abnormal signal in the medial meniscus", "stop", Usage(10, 10))
+        return await super().chat(messages, **params)
+
+
+def test_hardening_keeps_a_rewrite_only_when_the_verifier_lands_on_the_same_span(tmp_path) -> None:
+    (tmp_path / "hard.yaml").write_text("description: hardened direct\nharden: true\nmax_overlap: 0.25\n"
+                                        "harden_rounds: 1\n")  # fmt: skip
+    method = load_method("hard", tmp_path)
+    method = method.model_copy(update={"radiology": method.radiology.model_copy(update={"num_questions": 8, "keep": 8})})
+    chat = HardeningChat()
+    document = Document("knee", "radiology", (REPORT, IMPRESSION))
+    result = asyncio.run(process_document(chat, document, method, PromptSet("radiology"), question_temperature=0.0,
+                                          model_id="scripted"))  # fmt: skip
+    kept = {(r["section"], r.get("original_question") or r["question"]): r for r in result.records}
+    hard = kept[("report", QUESTIONS[0])]
+    assert hard["question"] == HardeningChat.REWRITES[QUESTIONS[0]] and hard["original_question"] == QUESTIONS[0]
+    assert hard["answers"]["text"] == ["Abnormal signal"] and hard["harden_rounds"] == 1
+    assert hard["question_context_overlap"] < 0.25 and hard["id"] != kept[("report", QUESTIONS[5])]["id"]
+    fallback = kept[("report", QUESTIONS[5])]
+    assert fallback["question"] == QUESTIONS[5] and fallback["original_question"] == ""
+    # the words to avoid are the question's own words found in the document, never side/negation/numbers
+    first = next(p for p in chat.harden_prompts if QUESTIONS[0] in p)
+    assert "none of these words: medial, meniscus." in first
+    assert result.hardening["kept_hardened"] == 1 and result.hardening["fell_back"] >= 1
+    assert sum(1 for p in chat.harden_prompts if QUESTIONS[0] in p) == 1, "one rewrite per question per document"
+    assert all(r["verified"] for r in result.records)
+
+
+def test_hardening_words_to_avoid_keep_side_negation_and_numbers() -> None:
+    from clinqa_synth.pipeline.hardening import parse_rewrite, reused_words
+
+    text = "Left knee: 5 mm effusion in March. No fracture of the left tibia."
+    assert reused_words("Is there no fracture of the left tibia in March, 5 mm?", text) == ["fracture", "tibia"]
+    assert parse_rewrite('1. "Is the shin bone broken?"\n') == "Is the shin bone broken?"
+    assert parse_rewrite("Here is the rewritten question:\nIs the shin bone broken?") is None
+    assert parse_rewrite("Broken?") is None
+
+
+def test_the_unanswerable_share_is_capped_per_section(tmp_path) -> None:
+    (tmp_path / "capped.yaml").write_text("description: capped\nmax_unanswerable_share: 0.0\n")
+    method = load_method("capped", tmp_path)
+    method = method.model_copy(update={"radiology": method.radiology.model_copy(update={"num_questions": 8, "keep": 8})})
+    result = asyncio.run(process_document(ScriptedChat(), Document("knee", "radiology", (REPORT, IMPRESSION)), method,
+                                          PromptSet("radiology"), question_temperature=0.0, model_id="s"))  # fmt: skip
+    assert result.records and not any(r["is_impossible"] for r in result.records)
+    assert result.drops["over_unanswerable_share"] >= 1
+
+
+def test_hardening_without_verification_is_refused(tmp_path) -> None:
+    import pytest
+
+    from clinqa_synth.methods import MethodError
+
+    (tmp_path / "unchecked.yaml").write_text("description: x\nharden: true\nmax_overlap: 0.2\nverify: false\n")
+    with pytest.raises(MethodError, match="harden: true needs verify: true"):
+        load_method("unchecked", tmp_path)

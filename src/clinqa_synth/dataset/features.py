@@ -25,6 +25,8 @@ def qa_features() -> datasets.Features:
             "model_answer": string,
             "verified": datasets.Value("bool"),
             "verifier_answer": string,
+            "original_question": string,
+            "harden_rounds": datasets.Value("int32"),
             "model": string,
             "prompt_version": string,
         }

@@ -69,8 +69,28 @@ class MethodConfig(BaseModel):
     # "Unanswerable" or a run of whole words of the section. `constrained: false` = free text + the aligner.
     constrained: bool = True
     max_answer_words: int = Field(default=30, ge=1)
+    # Difficulty targets, measured for every run (generation.json "difficulty", the card) and enforced where said.
+    # max_overlap: the highest share of a question's content words that may be found in its document (or summary);
+    # with `harden: true` a question above it is rewritten (pipeline.hardening) and kept only if it verifies.
+    max_overlap: float | None = Field(default=None, ge=0.0, le=1.0)
+    # The share of kept questions with no content word in their section that the method aims for (reported).
+    target_zero_overlap_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    # At most this share of each section's K kept pairs may be unanswerable (enforced: hardness may not come
+    # from making everything unanswerable); the rest are counted as `over_unanswerable_share` drops.
+    max_unanswerable_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    harden: bool = False
+    harden_rounds: int = Field(default=2, ge=1, le=5)
     radiology: KindDefaults = KindDefaults(num_questions=10, keep=5)
     clinical_record: KindDefaults = KindDefaults(num_questions=20, keep=5)
+
+    @model_validator(mode="after")
+    def _hardening_is_checked(self) -> "MethodConfig":
+        if self.harden and not self.verify:
+            raise ValueError("harden: true needs verify: true — a rewritten question is kept only when an "
+                             "independent answer to it lands on the same span")
+        if self.harden and self.max_overlap is None:
+            raise ValueError("harden: true needs max_overlap (the overlap above which a question is rewritten)")
+        return self
 
     def question_temperature(self, index: int, total: int) -> float:
         """Temperature for the questions of document `index` of `total`: constant, or annealed linearly."""

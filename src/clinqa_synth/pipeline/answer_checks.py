@@ -31,6 +31,10 @@ _IDENTITY = re.compile(
     r"(?:date|time)\s+of\s+(?:the\s+)?(?:study|exam|examination|scan|report|visit|dictation))",
     re.I,
 )
+# Layout, not content: a span that starts with the section's heading ("IMPRESSION: 1. PICC line tip…") or a list
+# number, or ends with the next item's number ("…low SVC. 2."), teaches a QA model to copy layout.
+_LEADING_LAYOUT = re.compile(r"^(?:[A-Z][A-Z /&()-]{2,}:\s*|\d{1,2}[.)]\s+)+")
+_TRAILING_LAYOUT = re.compile(r"(?<=[.;:])\s+\d{1,2}[.)]?$")
 _YES_NO_QUESTION = re.compile(r"^\s*(?:is|are|was|were|does|do|did|has|have|had|can|could|any|will)\b", re.I)
 
 
@@ -68,6 +72,19 @@ def answer_problem(question: str, answer: str, section_text: str, *, max_answer_
     if section_words >= 20 and n_words >= 0.8 * section_words:
         return "whole_section"
     return None
+
+
+def without_layout(start: int, end: int, context: str) -> tuple[int, int]:
+    """The span without a leading heading label / list number or a trailing list number (unchanged if nothing
+    would remain). Only whole tokens followed by whitespace are removed, so "1.9 cm" or "grade 2" stay whole."""
+    text = context[start:end]
+    lead = _LEADING_LAYOUT.match(text)
+    if lead and lead.end() < len(text):
+        start += lead.end()
+    trail = _TRAILING_LAYOUT.search(context[start:end])
+    if trail and trail.start() > 0:
+        end = start + trail.start()
+    return start, end
 
 
 def near_duplicates(questions: Sequence[str], threshold: float = 90.0) -> list[int]:

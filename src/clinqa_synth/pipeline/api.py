@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from clinqa_synth import __version__
 from clinqa_synth.documents.model import KINDS, Document
@@ -54,6 +54,8 @@ class RunSummary:
     section_overlaps: list[float] = field(default_factory=list)  # of kept pairs: the measured difficulty
     source_overlaps: list[float] = field(default_factory=list)
     answer_words: list[int] = field(default_factory=list)  # of kept answerable pairs
+    hardening: Counter = field(default_factory=Counter)  # questions hardened, kept hardened, fallbacks, rounds
+    method: MethodConfig | None = None  # whose difficulty targets the run is measured against
 
     def difficulty(self) -> dict[str, float | None]:
         """Measured, not hoped for: overlap of kept questions with their section/source, kept answer lengths."""
@@ -78,6 +80,7 @@ class RunSummary:
         self.drops.update(result.drops)
         self.placements.update(result.placements)
         self.completion_tokens.update(result.completion_tokens)
+        self.hardening.update(result.hardening)
         for record in result.records:
             self.section_overlaps.append(record["question_context_overlap"])
             self.source_overlaps.append(record["question_source_overlap"])
@@ -90,6 +93,28 @@ class RunSummary:
     @property
     def kept(self) -> int:
         return self.answerable + self.unanswerable
+
+    def targets(self) -> dict[str, dict[str, Any]]:
+        """Each difficulty target the method sets, with what this run measured and whether it was met."""
+        found: dict[str, dict[str, Any]] = {}
+        method = self.method
+        if method is None:
+            return found
+
+        def add(name: str, target: float | None, measured: float | None, met: Callable[[float, float], bool]) -> None:
+            if target is not None:
+                found[name] = {"target": target, "measured": measured,
+                               "met": None if measured is None else met(measured, target)}  # fmt: skip
+
+        overlaps = [max(a, b) for a, b in zip(self.section_overlaps, self.source_overlaps)]
+        above = round(sum(o > method.max_overlap for o in overlaps) / len(overlaps), 3) \
+            if overlaps and method.max_overlap is not None else None  # fmt: skip
+        add("max_overlap: share of kept questions above it", method.max_overlap, above, lambda m, t: m == 0.0)
+        add("zero_overlap_share", method.target_zero_overlap_share, self.difficulty()["zero_overlap_share"],
+            lambda m, t: m >= t)
+        add("max_unanswerable_share", method.max_unanswerable_share,
+            round(self.unanswerable / self.kept, 3) if self.kept else None, lambda m, t: m <= t)
+        return found
 
 
 def _as_documents(source: DocumentSource, *, kind: str | None, reader_options: dict[str, Any]) -> Iterator[Document]:
@@ -187,7 +212,7 @@ def generate_to_folder(
     prompt_sets: dict[str, PromptSet] = {k: PromptSet(k, prompts_dir) for k in KINDS}
     for prompts in prompt_sets.values():
         prompts.validate()
-    summary = RunSummary(config=config, out=str(folder.root))
+    summary = RunSummary(config=config, out=str(folder.root), method=method)
     used_kinds: set[str] = set()
     credentialed = False
 
@@ -285,6 +310,8 @@ def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, 
         "placement": dict(summary.placements),
         "answerable": summary.answerable,
         "difficulty": summary.difficulty(),
+        "difficulty_targets": summary.targets(),
+        "hardening": dict(summary.hardening),
         "unanswerable": summary.unanswerable,
         "llm_usage": summary.llm_usage,
         "completion_tokens_by_step": dict(summary.completion_tokens),

@@ -18,7 +18,7 @@ import jinja2
 
 from clinqa_synth.errors import ClinqaError
 
-STEPS = ("summary", "questions", "answers", "requote", "verify")
+STEPS = ("summary", "questions", "answers", "requote", "verify", "harden")
 
 
 class PromptError(ClinqaError):
@@ -94,6 +94,7 @@ class PromptSet:
         self.render("answers", section_text="sample", section_name="report", questions=["q1?", "q2?"])
         self.render("requote", section_text="sample", section_name="report", items=[{"question": "q1?", "answer": "a"}])
         self.render("verify", section_text="sample", question="q1?")
+        self.render("harden", question="q1?", avoid_words=["sample"])
 
     def render(self, step: str, **variables: Any) -> str:
         if step not in self._templates:

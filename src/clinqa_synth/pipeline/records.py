@@ -13,6 +13,7 @@ from typing import Any
 from clinqa_synth.text import question_context_overlap
 from clinqa_synth.pipeline.spans import Span
 
+
 def record_id(method: str, document_id: str, section: str, question: str) -> str:
     """Stable across runs and machines: the same question on the same section always gets the same id."""
     return hashlib.sha1(f"{method}\x1f{document_id}\x1f{section}\x1f{question}".encode()).hexdigest()[:20]
@@ -59,6 +60,19 @@ def make_record(
         "model_answer": model_answer,
         "verified": False,  # set by the verification step when the pair passes it
         "verifier_answer": "",
+        "original_question": "",  # set when the question kept is a hardened rewrite of this one
+        "harden_rounds": 0,
         "model": model,
         "prompt_version": prompt_version,
+    }
+
+
+def rewrite_question(record: dict[str, Any], question: str, source_text: str) -> dict[str, Any]:
+    """The same pair asked with another question (a hardened rewrite): new id, difficulty measured again."""
+    return {
+        **record,
+        "id": record_id(record["method"], record["document_id"], record["section"], question),
+        "question": question,
+        "question_context_overlap": round(question_context_overlap(question, record["context"]), 4),
+        "question_source_overlap": round(question_context_overlap(question, source_text), 4),
     }

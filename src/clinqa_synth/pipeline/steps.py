@@ -8,7 +8,9 @@ All parsing/validation lives in pure functions; this module only sequences them.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +34,14 @@ from clinqa_synth.pipeline.parsing import (
     render_summary,
 )
 from clinqa_synth.pipeline.prompts import PromptSet
-from clinqa_synth.pipeline.records import make_record
+from clinqa_synth.pipeline.hardening import Hardened, difficulty_text, parse_rewrite, reused_words
+from clinqa_synth.pipeline.records import make_record, rewrite_question
 from clinqa_synth.pipeline.selection import select
 from clinqa_synth.pipeline.grammar import answers_json_grammar, span_grammar
-from clinqa_synth.pipeline.answer_checks import answer_problem, is_identity_question, near_duplicates
+from clinqa_synth.pipeline.answer_checks import answer_problem, is_identity_question, near_duplicates, without_layout
 from clinqa_synth.pipeline.spans import Span, align_answer, place_answer
-from clinqa_synth.pipeline.verification import VERIFY_MAX_TOKENS, judge
+from clinqa_synth.pipeline.verification import VERIFY_MAX_TOKENS, Verdict, judge
+from clinqa_synth.text import question_context_overlap
 
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -54,6 +58,7 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "required": ["answers"],
 }
 FORMAT_RETRIES = 2
+HARDEN_MAX_TOKENS = 96  # one rewritten question
 # The yield funnel, defined once for the run summary, generation.json, the card and the report. Per section: each
 # parsed question is answered (or dropped before answering), placed, verified when the method verifies, kept.
 FUNNEL_STEPS = ("asked", "parsed", "answered", "placed", "verified", "kept")
@@ -72,7 +77,8 @@ class DocumentResult:
     funnel: Counter = field(default_factory=Counter)
     drops: Counter = field(default_factory=Counter)
     placements: Counter = field(default_factory=Counter)  # how placed answers matched: exact/normalized/fuzzy/unanswerable
-    completion_tokens: Counter = field(default_factory=Counter)  # per step (summary/questions/answers/requote), cached included
+    completion_tokens: Counter = field(default_factory=Counter)  # per step (summary/questions/answers/…), cached included
+    hardening: Counter = field(default_factory=Counter)  # questions hardened, kept hardened, fallbacks, rounds
     error: str | None = None
     summary: dict[str, list[str]] | None = None
 
@@ -92,6 +98,14 @@ async def _ask(chat: ChatClient, prompt: str, method: MethodConfig, *, temperatu
         response_format=response_format,
         **extra,
     )
+
+
+def _tidy(method: MethodConfig, span: Span, section_text: str) -> Span:
+    """The span without headings and list numbers around it (answer checks on), still a real substring."""
+    if not method.answer_checks:
+        return span
+    start, end = without_layout(span.start, span.end, section_text)
+    return span if (start, end) == (span.start, span.end) else Span(start, end, section_text[start:end], span.match)
 
 
 def _check_answer(method: MethodConfig, question: str, span: Span, section_text: str) -> str | None:
@@ -192,6 +206,7 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
             recovered[number] = (item.answer, None, "requote_unanswerable")
         elif not is_yes_no(item.answer):
             span = align_answer(item.answer, section.text, questions[number - 1])
+            span = _tidy(method, span, section.text) if span is not None else None
             if span is not None and _check_answer(method, questions[number - 1], span, section.text):
                 continue  # stays unplaceable: the recovered quote fails the same checks as a first answer
             if span is not None:
@@ -199,35 +214,86 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
     return recovered
 
 
-async def _verified(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any,
-                    ordered: list[dict[str, Any]], keep: int, result: DocumentResult,
-                    tag: str) -> list[dict[str, Any]]:  # fmt: skip
-    """Verify candidates in selection order until K agree; each disagreement is a counted drop."""
+async def _harden(chat: ChatClient, prompts: PromptSet, method: MethodConfig, question: str, text: str,
+                  result: DocumentResult, tag: str) -> Hardened:  # fmt: skip
+    """Rewrite `question` without the words it reused from `text`, up to `harden_rounds` times (see hardening)."""
+    target = method.max_overlap if method.max_overlap is not None else 1.0
+    best, best_overlap, rounds = question, question_context_overlap(question, text), 0
+    while rounds < method.harden_rounds and best_overlap > target and reused_words(best, text):
+        prompt = prompts.render("harden", question=best, avoid_words=reused_words(best, text))
+        try:  # a later round samples a little: the same prompt at temperature 0 would repeat itself
+            completion = await _ask(chat, prompt, method, temperature=0.0 if rounds == 0 else 0.7,
+                                    seed=method.seed + rounds, tag=tag, max_tokens=HARDEN_MAX_TOKENS)  # fmt: skip
+        except (TransientLLMError, TruncatedCompletionError):
+            break  # optional step: the easy question stays
+        rounds += 1
+        result.completion_tokens["harden"] += completion.usage.completion_tokens
+        rewrite = parse_rewrite(completion.text)
+        if rewrite is not None and (overlap := question_context_overlap(rewrite, text)) < best_overlap:
+            best, best_overlap = rewrite, overlap
+    return Hardened(best, question, best_overlap, rounds)
+
+
+async def _verify(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any, record: dict[str, Any],
+                  question: str, grammar: str | None, result: DocumentResult, tag: str) -> Verdict | None:  # fmt: skip
+    """The verifier's verdict on `record`'s answer for `question` (None: the call itself failed)."""
+    prompt = prompts.render("verify", section_text=section.text, question=question)
+    try:
+        completion = await _ask(chat, prompt, method, temperature=0.0, seed=method.seed, tag=tag,
+                                max_tokens=VERIFY_MAX_TOKENS, grammar=grammar)  # fmt: skip
+    except (TransientLLMError, TruncatedCompletionError):
+        return None
+    result.completion_tokens["verify"] += completion.usage.completion_tokens
+    first = None
+    if not record["is_impossible"]:
+        (text,), (start,) = record["answers"]["text"], record["answers"]["answer_start"]
+        first = Span(start, start + len(text), text, "exact")
+    return judge(first, completion.text, section.text, question)
+
+
+async def _keep(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any,
+                ordered: list[dict[str, Any]], keep: int, result: DocumentResult, tag: str,
+                harden: Callable[[str], Awaitable[Hardened]] | None, source_text: str) -> list[dict[str, Any]]:  # fmt: skip
+    """Take candidates in selection order until K are kept: harden, verify, cap the unanswerable share.
+
+    Without verification this is the paper's first-K selection (plus the cap). With it, each disagreement is a
+    counted drop; a hardened question is verified first and, if the verifier does not land on the same span,
+    the original question is verified instead (counted as a hardening fallback).
+    """
     kept: list[dict[str, Any]] = []
     checked = 0
-    grammar = span_grammar(section.text) if uses_grammar(chat, method) and ordered else None
+    cap = keep if method.max_unanswerable_share is None else math.floor(method.max_unanswerable_share * keep)
+    grammar = span_grammar(section.text) if method.verify and uses_grammar(chat, method) and ordered else None
     for record in ordered:
         if len(kept) >= keep:
             break
         checked += 1
-        prompt = prompts.render("verify", section_text=section.text, question=record["question"])
-        try:
-            completion = await _ask(chat, prompt, method, temperature=0.0, seed=method.seed, tag=tag,
-                                    max_tokens=VERIFY_MAX_TOKENS, grammar=grammar)  # fmt: skip
-        except (TransientLLMError, TruncatedCompletionError):
-            result.drops["verify_failed"] += 1  # a rambling or failing check keeps nothing, costs no other pair
+        if record["is_impossible"] and sum(r["is_impossible"] for r in kept) >= cap:
+            result.drops["over_unanswerable_share"] += 1
             continue
-        result.completion_tokens["verify"] += completion.usage.completion_tokens
-        first = None
-        if not record["is_impossible"]:
-            (text,), (start,) = record["answers"]["text"], record["answers"]["answer_start"]
-            first = Span(start, start + len(text), text, "exact")
-        verdict = judge(first, completion.text, section.text, record["question"])
-        if verdict.agrees:
-            kept.append({**record, "verified": True, "verifier_answer": verdict.answer})
+        if not method.verify:
+            kept.append(record)
+            continue
+        hardened = await harden(record["question"]) if harden is not None else None
+        if hardened is not None and hardened.changed:
+            verdict = await _verify(chat, prompts, method, section, record, hardened.question, grammar, result, tag)
+            if verdict is not None and verdict.agrees:
+                result.hardening["kept_hardened"] += 1
+                kept.append({**rewrite_question(record, hardened.question, source_text), "verified": True,
+                             "verifier_answer": verdict.answer, "original_question": hardened.original,
+                             "harden_rounds": hardened.rounds})  # fmt: skip
+                continue
+            result.hardening["fell_back"] += 1
+        verdict = await _verify(chat, prompts, method, section, record, record["question"], grammar, result, tag)
+        if verdict is None:
+            result.drops["verify_failed"] += 1  # a rambling or failing check keeps nothing, costs no other pair
+        elif verdict.agrees:
+            kept.append({**record, "verified": True, "verifier_answer": verdict.answer,
+                         "harden_rounds": hardened.rounds if hardened is not None else 0})  # fmt: skip
         else:
             result.drops[verdict.reason or "verify_disagree"] += 1
-    result.funnel["verified"] += len(kept)
+    if method.verify:
+        result.funnel["verified"] += len(kept)
     result.drops["over_k"] += len(ordered) - checked
     return kept
 
@@ -258,6 +324,19 @@ async def process_document(
     except DocumentFailed as exc:
         result.error = str(exc)
         return result
+    harden = None
+    if method.harden:  # one rewrite per question per document, shared by its sections
+        hardened: dict[str, Hardened] = {}
+        measured_on = difficulty_text(document.text, source_text)
+
+        async def harden(question: str) -> Hardened:
+            if question not in hardened:
+                hardened[question] = await _harden(chat, prompts, method, question, measured_on, result,
+                                                   f"{document.id}/harden")  # fmt: skip
+                result.hardening["hardened"] += hardened[question].changed
+                result.hardening["rounds"] += hardened[question].rounds
+            return hardened[question]
+
     parsed = questions
     removed: dict[str, int] = {}
     if method.answer_checks:  # before the answer call: what no answer can make useful costs no tokens
@@ -295,11 +374,12 @@ async def process_document(
             elif is_yes_no(answer):
                 result.drops["yes_no"] += 1
             elif (placement := place_answer(answer, section.text, question)).span is not None:
-                if problem := _check_answer(method, question, placement.span, section.text):
+                span = _tidy(method, placement.span, section.text)
+                if problem := _check_answer(method, question, span, section.text):
                     result.drops[problem] += 1
                 else:  # "constrained": the grammar admitted only spans of this section
-                    how = "constrained" if grammar is not None and placement.span.match == "exact" else placement.span.match
-                    placed[number] = (answer, placement.span, how)
+                    how = "constrained" if grammar is not None and span.match == "exact" else span.match
+                    placed[number] = (answer, span, how)
             else:
                 unplaceable.append((number, answer))
                 refusals[number] = placement.refused
@@ -322,12 +402,8 @@ async def process_document(
                     prompt_version=prompts.version, model_answer=answer, match=match, source_text=source_text,
                 )  # fmt: skip
             )
-        if method.verify:
-            kept = await _verified(chat, prompts, method, section, select(candidates, len(candidates), method.selection),
-                                   defaults.keep, result, tag=f"{document.id}/verify/{section.name}")  # fmt: skip
-        else:
-            kept = select(candidates, defaults.keep, method.selection)
-            result.drops["over_k"] += len(candidates) - len(kept)
+        kept = await _keep(chat, prompts, method, section, select(candidates, len(candidates), method.selection),
+                           defaults.keep, result, f"{document.id}/verify/{section.name}", harden, source_text)  # fmt: skip
         result.funnel["kept"] += len(kept)
         result.records.extend(kept)
     return result

@@ -1,0 +1,78 @@
+"""Question hardening: rewrite a question that reuses the document's words, and keep it only if it still works.
+
+A small model told "do not reuse the report's words" mostly reuses them anyway (measured: the 1.5B model's
+`nooverlap` questions overlap their section *more* than `direct`'s), so the instruction alone does not make
+questions hard. Hardening enforces it after the fact, in the order that keeps answers right:
+
+1. the *easy* question is answered first (easy questions quote well, so its span is placed reliably);
+2. a question whose content words overlap its document (or summary) by more than the method's `max_overlap`
+   is rewritten in a short follow-up call that lists the exact words it reused and asks for the same
+   question without them (no report text in that prompt, so there is nothing to copy from); up to
+   `harden_rounds` rounds, each on the lowest-overlap version so far, stopping once under the target;
+3. the rewritten question is then put to the independent verifier (section + question only): it is kept only
+   when the verifier's answer lands on the same span as the easy question's (or both are Unanswerable);
+   otherwise the original question is verified and kept instead, and the fallback is counted.
+
+So a hardened question never carries an answer nobody checked for it. Rows record `original_question` and
+`harden_rounds`; the run summary counts questions hardened, kept hardened, and fallbacks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from clinqa_synth.pipeline.meaning import LATERALITY, MONTHS, NEGATION_CUES
+from clinqa_synth.text import content_words, words
+
+_NUMBERING = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)]|(?:rewritten\s+)?question\s*:)\s*", re.I)
+MIN_QUESTION_WORDS = 3
+UNITS = frozenset("mm cm ml cc mg mcg kg mmhg bpm hu".split())  # measurements keep their unit word
+
+
+@dataclass(frozen=True)
+class Hardened:
+    """The lowest-overlap version of a question found, with the rounds it took (0: none needed/possible)."""
+
+    question: str
+    original: str
+    overlap: float
+    rounds: int
+
+    @property
+    def changed(self) -> bool:
+        return self.question != self.original
+
+
+def difficulty_text(document_text: str, source_text: str) -> str:
+    """What a question is measured against for hardening: the document and, for summary methods, the summary."""
+    return document_text if source_text == document_text else f"{document_text}\n{source_text}"
+
+
+def reused_words(question: str, text: str) -> list[str]:
+    """The question's content words found in `text`, in the question's order, each once (what to avoid).
+
+    Laterality, negation, numbers, units and months are never listed: a rewrite without "left" or "5 mm" asks
+    something else, and the answer's meaning guard (pipeline.meaning) treats exactly these as the meaning.
+    """
+    found = content_words(text)
+    seen: list[str] = []
+    for word in words(question):
+        keep_as_is = word in LATERALITY or word in NEGATION_CUES or word in MONTHS or word in UNITS
+        keep_as_is = keep_as_is or any(c.isdigit() for c in word)
+        if word in found and word in content_words(word) and not keep_as_is and word not in seen:
+            seen.append(word)
+    return seen
+
+
+def parse_rewrite(reply: str) -> str | None:
+    """The rewritten question from the model's reply: its first line that is a question, else None."""
+    for line in reply.strip().splitlines():
+        text = _NUMBERING.sub("", line.strip()).strip().strip('"“”\'').strip()
+        if not text:
+            continue
+        if text.endswith("?") and len(words(text)) >= MIN_QUESTION_WORDS:
+            return text
+        return None  # the first non-empty line is not a question: an explanation or a refusal
+    return None
+
