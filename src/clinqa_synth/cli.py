@@ -356,6 +356,29 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Draw a review sheet of kept pairs (--sample N), or score a labelled one (--score labels.csv)."""
+    from clinqa_synth.audit import configs_in, read_rows, sample_rows, score_folder, write_sheet
+
+    if args.score:
+        for config, result in score_folder(args.out, args.score).items():
+            for kind in ("answerable", "unanswerable"):
+                p = result[kind]
+                if p["labelled"]:
+                    low, high = p["ci95"]
+                    console.print(f"{config} · {kind}: precision {p['precision']:.2f} (95 % CI {low:.2f}–{high:.2f}) "
+                                  f"over {p['labelled']} labelled pairs")  # fmt: skip
+            console.print(f"  labels: {', '.join(f'{k} {v}' for k, v in result['labels'].items() if v)}")
+        console.print(f"[green]scored[/green] → {args.out}/<config>/audit.json and the card")
+        return 0
+    configs = args.config or configs_in(args.out)
+    rows = {config: sample_rows(read_rows(args.out, config), args.sample, args.seed) for config in configs}
+    html_path, csv_path = write_sheet(args.out, rows, args.sheet_dir or args.out / "audit")
+    console.print(f"[green]review sheet[/green] ({sum(map(len, rows.values()))} pairs) → {html_path} and {csv_path}; "
+                  f"label them, then: clinqa-synth audit {args.out} --score labels.csv")  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clinqa-synth", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"clinqa-synth {__version__}")
@@ -452,6 +475,15 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--token", help="HF token (default: HF_TOKEN / your login); never written anywhere")
     push.add_argument("--dry-run", action="store_true", help="only show what would be uploaded")
     push.set_defaults(func=cmd_push)
+
+    audit = sub.add_parser("audit", help="review sheet of kept pairs (--sample N) or precision from labels (--score)")
+    audit.add_argument("out", type=Path, help="dataset folder")
+    audit.add_argument("--sample", type=int, default=50, help="pairs drawn per config for the sheet (default 50)")
+    audit.add_argument("--config", action="append", default=[], help="config(s) to sample (default: all)")
+    audit.add_argument("--seed", type=int, default=0, help="which random sample (the same seed draws the same sheet)")
+    audit.add_argument("--sheet-dir", type=Path, help="where review.html/review.csv go (default OUT/audit)")
+    audit.add_argument("--score", type=Path, help="a labelled review.csv/labels.csv: compute precision with 95 % CI")
+    audit.set_defaults(func=cmd_audit)
 
     merge = sub.add_parser("merge", help="join shard folders (generate --shard i/n) into one dataset folder")
     merge.add_argument("out", type=Path)

@@ -7,6 +7,8 @@ It never contains an endpoint URL or a credential: only the endpoint *kind* is r
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +83,16 @@ def card_metadata(folder: DatasetFolder, generations: dict[str, dict[str, Any]],
     return data
 
 
+def _audits(root: Path, generations: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Config → its scored audit (audit.json, written by `clinqa-synth audit --score`), where one exists."""
+    found = {}
+    for name in generations:
+        path = root / name / "audit.json"
+        if path.is_file():
+            found[name] = json.loads(path.read_text(encoding="utf-8"))
+    return found
+
+
 def render_card(folder: DatasetFolder, *, report_table: str = "", repo_hint: str | None = None) -> str:
     generations = folder.configs()
     stats = {name: {**config_statistics(folder.root, name), "description": g["method"]["description"]}
@@ -99,6 +111,7 @@ def render_card(folder: DatasetFolder, *, report_table: str = "", repo_hint: str
         stats=stats,
         generations=generations,
         report_table=report_table,
+        audits=_audits(folder.root, generations),
         license=license_id if license_id != "other" else "Set by the data owner: inherits the licence of the source documents.",
     ).rstrip() + "\n"
 

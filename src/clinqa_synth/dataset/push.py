@@ -15,7 +15,7 @@ from pathlib import Path
 from clinqa_synth.dataset.folder import DatasetFolder
 from clinqa_synth.errors import ClinqaError
 
-UPLOAD_PATTERNS = ["README.md", "*/*.parquet", "*/generation.json", "report/*.md", "report/*.png"]
+UPLOAD_PATTERNS = ["README.md", "*/*.parquet", "*/generation.json", "*/audit.json", "report/*.md", "report/*.png"]
 
 
 class PushRefused(ClinqaError):
