@@ -38,7 +38,7 @@ from clinqa_synth.pipeline import steps  # noqa: E402
 from clinqa_synth.pipeline.api import generate_to_folder  # noqa: E402
 from clinqa_synth.text import words  # noqa: E402
 
-PAPER = {"answer_checks": False, "verify": False, "constrained": False}
+PAPER = {"answer_checks": False, "verify": False, "constrained": False, "harden": False}
 LEGACY_COMMIT = "2782c0f"  # the last commit before the issue-12 guards
 
 
