@@ -99,3 +99,19 @@ def test_layout_around_a_span_is_trimmed_but_measurements_stay_whole() -> None:
     assert tidy("1.9 cm nodule, grade 2.") == "1.9 cm nodule, grade 2."
     assert tidy("IMPRESSION:") == "IMPRESSION:", "nothing would remain: unchanged"
     assert tidy("3. No effusion.") == "No effusion."
+
+
+def test_two_questions_in_one_are_caught_and_single_questions_are_not() -> None:
+    from clinqa_synth.pipeline.answer_checks import is_compound_question
+
+    # from the labelled audit set (docs/audit): each was labelled bad_question
+    for question in ("What is the RV/LV ratio and what does it mean?",
+                     "What is the patella and how is it related to the fracture?",
+                     "What are the flow voids of the major intracranial arteries and their preservation status?",
+                     "What is the size of the left pleural effusion, and how does it compare to the right one?",
+                     "Are there any abnormalities in the left basilar opacity, and if so, what is their likely cause?",
+                     "Is there a fracture? Is it displaced?"):  # fmt: skip
+        assert is_compound_question(question), question
+    for question in ("What is the size and location of the hepatic lesion?", "Is there a fracture and dislocation?",
+                     "Which bones and joints were imaged?", "Are the heart and mediastinum normal?"):  # fmt: skip
+        assert not is_compound_question(question), question

@@ -43,6 +43,20 @@ def is_identity_question(question: str) -> bool:
     return bool(_IDENTITY.search(question))
 
 
+# Two questions in one ("What is the RV/LV ratio and what does it mean?", "…, and if so, what is the cause?",
+# "… and their preservation status?"): one span cannot answer both, so the pair is wrong whichever half it answers.
+_COMPOUND = re.compile(
+    r"(?:,?\s+and\s+(?:what|how|why|where|which|when|whether|is|are|does|do|did|can|their|its)\b|"
+    r",?\s+and\s+if\s+so\b|\?.+\?)",
+    re.I,
+)
+
+
+def is_compound_question(question: str) -> bool:
+    """Two questions joined into one ("… and what does it mean?"), which no single span answers."""
+    return bool(_COMPOUND.search(question.strip()))
+
+
 def is_echo_answer(question: str, answer: str) -> bool:
     """The answer adds no content word to the question: it restates what was asked.
 

@@ -38,7 +38,13 @@ from clinqa_synth.pipeline.hardening import Hardened, difficulty_text, parse_rew
 from clinqa_synth.pipeline.records import make_record, rewrite_question
 from clinqa_synth.pipeline.selection import select
 from clinqa_synth.pipeline.grammar import answers_json_grammar, span_grammar
-from clinqa_synth.pipeline.answer_checks import answer_problem, is_identity_question, near_duplicates, without_layout
+from clinqa_synth.pipeline.answer_checks import (
+    answer_problem,
+    is_compound_question,
+    is_identity_question,
+    near_duplicates,
+    without_layout,
+)
 from clinqa_synth.pipeline.spans import Span, align_answer, place_answer
 from clinqa_synth.pipeline.verification import VERIFY_MAX_TOKENS, Verdict, judge
 from clinqa_synth.text import question_context_overlap
@@ -342,8 +348,10 @@ async def process_document(
     if method.answer_checks:  # before the answer call: what no answer can make useful costs no tokens
         duplicates = set(near_duplicates(questions))
         identity = {i for i, q in enumerate(questions) if i not in duplicates and is_identity_question(q)}
-        removed = {"near_duplicate": len(duplicates), "identity_question": len(identity)}
-        questions = [q for i, q in enumerate(questions) if i not in duplicates | identity]
+        compound = {i for i, q in enumerate(questions) if i not in duplicates | identity and is_compound_question(q)}
+        removed = {"near_duplicate": len(duplicates), "identity_question": len(identity),
+                   "compound_question": len(compound)}  # fmt: skip
+        questions = [q for i, q in enumerate(questions) if i not in duplicates | identity | compound]
     for section in document.sections:
         result.funnel["asked"] += defaults.num_questions
         result.funnel["parsed"] += len(parsed)
