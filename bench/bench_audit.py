@@ -1,0 +1,37 @@
+#!/usr/bin/env python
+"""Precision per config from a labelled audit set (docs/audit/*.csv), with 95 % Wilson intervals.
+
+  python bench/bench_audit.py docs/audit/audit-set-radiology-v1.csv [more.csv …]
+
+The same scoring as `clinqa-synth audit OUT --score` (clinqa_synth.audit.score), but over committed label files
+whose datasets are not in the tree; also counts the labelled pairs that today's pre-answer checks would drop
+(identity, two-questions-in-one) and the echo answers, so a check's effect can be read off the labels.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+
+from clinqa_synth.audit import read_labels, score
+from clinqa_synth.pipeline.answer_checks import is_compound_question, is_echo_answer, is_identity_question
+
+
+def main(paths: list[str]) -> None:
+    by_config: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for path in paths:
+        for row in read_labels(path):
+            by_config[row["config"]].append(row)
+    table = {}
+    for config, rows in sorted(by_config.items()):
+        caught = [r for r in rows if is_identity_question(r["question"]) or is_compound_question(r["question"])
+                  or (r["answer"] and is_echo_answer(r["question"], r["answer"]))]  # fmt: skip
+        table[config] = {**score(rows), "caught_by_todays_checks": {
+            "pairs": len(caught), "of_them_labelled_correct": sum(r["label"] == "correct" for r in caught)},
+            "precision_after_todays_checks": score([r for r in rows if r not in caught])}  # fmt: skip
+    print(json.dumps(table, indent=2))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
