@@ -265,7 +265,9 @@ def print_summary(summary: Any) -> None:
         h = summary.hardening
         table.add_row("hardening", f"{h.get('hardened', 0)} questions rewritten in {h.get('rounds', 0)} rounds; "
                       f"{h.get('kept_hardened', 0)} kept hardened, {h.get('fell_back', 0)} fell back to the original "
-                      "(the verifier did not land on the same span)")  # fmt: skip
+                      "(the verifier did not land on the same span)"
+                      + (f"; {h['anatomy_drift']} rewrites named another body part and were not used"
+                         if h.get("anatomy_drift") else ""))  # fmt: skip
     for name, target in summary.targets().items():
         measured = "–" if target["measured"] is None else f"{target['measured']:.2f}"
         verdict = {True: "[green]met[/green]", False: "[yellow]missed[/yellow]", None: "not measured"}[target["met"]]

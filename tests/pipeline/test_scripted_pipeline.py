@@ -200,3 +200,16 @@ def test_hardening_without_verification_is_refused(tmp_path) -> None:
     (tmp_path / "unchecked.yaml").write_text("description: x\nharden: true\nmax_overlap: 0.2\nverify: false\n")
     with pytest.raises(MethodError, match="harden: true needs verify: true"):
         load_method("unchecked", tmp_path)
+
+
+def test_a_rewrite_about_another_body_part_is_not_used() -> None:
+    from clinqa_synth.pipeline.hardening import drifted_anatomy
+
+    thyroid = "Right lobe 5.1 cm. Left lobe 4.6 cm. A 7 mm left spongiform nodule."
+    # from the benchmark (docs/benchmarks.md §8): both were kept by the verifier before this guard
+    assert drifted_anatomy("What is the size and shape of the left lung?", "What is the size and shape of the "
+                           "left spongiform nodule?", thyroid) == {"lung"}  # fmt: skip
+    assert drifted_anatomy("What is the significance of the fluid around the lungs?",
+                           "What is the significance of the joint effusion?", "Small joint effusion of the knee.")
+    assert not drifted_anatomy("How big is the spongy growth on the left?", "What is the size of the left "
+                               "spongiform nodule?", thyroid)  # fmt: skip

@@ -8,7 +8,9 @@ questions hard. Hardening enforces it after the fact, in the order that keeps an
 2. a question whose content words overlap its document (or summary) by more than the method's `max_overlap`
    is rewritten in a short follow-up call that lists the exact words it reused and asks for the same
    question without them (no report text in that prompt, so there is nothing to copy from); up to
-   `harden_rounds` rounds, each on the lowest-overlap version so far, stopping once under the target;
+   `harden_rounds` rounds, each on the lowest-overlap version so far, stopping once under the target; a
+   rewrite that names a body part neither the question nor the document mentions is not used
+   (`drifted_anatomy`, lexicon in lexicons/anatomy.txt);
 3. the rewritten question is then put to the independent verifier (section + question only): it is kept only
    when the verifier's answer lands on the same span as the easy question's (or both are Unanswerable);
    otherwise the original question is verified and kept instead, and the fallback is counted.
@@ -19,8 +21,10 @@ So a hardened question never carries an answer nobody checked for it. Rows recor
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from importlib import resources
 
 from clinqa_synth.pipeline.meaning import LATERALITY, MONTHS, NEGATION_CUES
 from clinqa_synth.text import content_words, words
@@ -63,6 +67,33 @@ def reused_words(question: str, text: str) -> list[str]:
         if word in found and word in content_words(word) and not keep_as_is and word not in seen:
             seen.append(word)
     return seen
+
+
+@functools.cache
+def anatomy_terms() -> frozenset[str]:
+    """The body-part lexicon shipped as a plain file (lexicons/anatomy.txt), lower-cased."""
+    text = (resources.files("clinqa_synth") / "lexicons" / "anatomy.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def _body_parts(text: str) -> set[str]:
+    terms = anatomy_terms()
+    found = set()
+    for word in words(text):
+        for form in (word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word):
+            if form in terms:
+                found.add(form)
+    return found
+
+
+def drifted_anatomy(rewrite: str, original: str, document_text: str) -> set[str]:
+    """Body parts the rewrite names that neither the original question nor the document mentions.
+
+    Measured on the 1.5B model: rewrites turned "the right thyroid lobe" into "the lung" and "joint effusion"
+    into "fluid around the lungs" — and the verifier, the same model, still found a span for them. A rewrite
+    may change words, never what it is about, so such a rewrite is not used.
+    """
+    return _body_parts(rewrite) - _body_parts(original) - _body_parts(document_text)
 
 
 def parse_rewrite(reply: str) -> str | None:

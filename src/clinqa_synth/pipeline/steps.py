@@ -34,7 +34,7 @@ from clinqa_synth.pipeline.parsing import (
     render_summary,
 )
 from clinqa_synth.pipeline.prompts import PromptSet
-from clinqa_synth.pipeline.hardening import Hardened, difficulty_text, parse_rewrite, reused_words
+from clinqa_synth.pipeline.hardening import Hardened, difficulty_text, drifted_anatomy, parse_rewrite, reused_words
 from clinqa_synth.pipeline.records import make_record, rewrite_question
 from clinqa_synth.pipeline.selection import select
 from clinqa_synth.pipeline.grammar import answers_json_grammar, span_grammar
@@ -235,7 +235,9 @@ async def _harden(chat: ChatClient, prompts: PromptSet, method: MethodConfig, qu
         rounds += 1
         result.completion_tokens["harden"] += completion.usage.completion_tokens
         rewrite = parse_rewrite(completion.text)
-        if rewrite is not None and (overlap := question_context_overlap(rewrite, text)) < best_overlap:
+        if rewrite is not None and drifted_anatomy(rewrite, question, text):
+            result.hardening["anatomy_drift"] += 1  # asks about another body part: not the same question
+        elif rewrite is not None and (overlap := question_context_overlap(rewrite, text)) < best_overlap:
             best, best_overlap = rewrite, overlap
     return Hardened(best, question, best_overlap, rounds)
 
