@@ -115,3 +115,19 @@ def test_two_questions_in_one_are_caught_and_single_questions_are_not() -> None:
     for question in ("What is the size and location of the hepatic lesion?", "Is there a fracture and dislocation?",
                      "Which bones and joints were imaged?", "Are the heart and mediastinum normal?"):  # fmt: skip
         assert not is_compound_question(question), question
+
+
+def test_a_span_answer_to_a_why_or_what_it_means_question_is_dropped() -> None:
+    from clinqa_synth.pipeline.answer_checks import answer_problem, is_interpretive_question
+
+    context = "Small amount of free fluid in the pelvis. Left basilar opacity, likely atelectasis."
+    assert answer_problem("What is the significance of the free fluid in the pelvis?", "Small amount of free fluid",
+                          context, max_answer_words=30) == "interpretive_answer"  # fmt: skip
+    for question in ("How did the radiologist arrive at this diagnosis?", "What does the RV/LV ratio indicate?",
+                     "How does the left lobe compare to the right one?", "What caused the fracture?",
+                     "How does the cyst relate to the patient's history?"):  # fmt: skip
+        assert is_interpretive_question(question), question
+    for question in ("What is the purpose of the chest radiograph?", "What is the size of the left lobe?",
+                     "Where does the PICC line terminate?", "Is there a pneumothorax?",
+                     "What is the likely diagnosis?"):  # fmt: skip
+        assert not is_interpretive_question(question), question

@@ -52,6 +52,24 @@ _COMPOUND = re.compile(
 )
 
 
+# Questions that ask for reasoning — significance, cause, effect, relation, comparison, how a finding was reached.
+# Reports state findings, rarely reasons; a small model answers such questions by quoting the finding itself.
+# In the labelled audit set (docs/audit), 4 of 27 such pairs with a span were right (the rest: should be
+# unanswerable, wrong span, bad question), so a span answer to one is dropped; "Unanswerable" stays possible.
+_INTERPRETIVE = re.compile(
+    r"\b(?:significance|significant|signify|implications?|relat(?:e|es|ed|ion|ionship)|affect(?:s|ed)?|"
+    r"influenc(?:e|es|ed)|why|causes?|caused|compare[sd]?|comparison|"
+    r"how\s+(?:did|does|do|was|were|is|are)\s+(?:the\s+)?(?:radiologist|doctor|physician|study|visit|position|"
+    r"presence|diagnosis)\b)|\bwhat\s+does\b.{0,60}\b(?:mean|indicate|suggest|imply|reveal)\b",
+    re.I,
+)
+
+
+def is_interpretive_question(question: str) -> bool:
+    """A question asking why/how-come/what-it-means rather than what the text states."""
+    return bool(_INTERPRETIVE.search(question))
+
+
 def is_compound_question(question: str) -> bool:
     """Two questions joined into one ("… and what does it mean?"), which no single span answers."""
     return bool(_COMPOUND.search(question.strip()))
@@ -79,6 +97,8 @@ def answer_problem(question: str, answer: str, section_text: str, *, max_answer_
         return "blank_answer"
     if is_echo_answer(question, answer):
         return "echo_answer"
+    if is_interpretive_question(question):
+        return "interpretive_answer"
     n_words = len(words(answer))
     if n_words > max_answer_words:
         return "long_answer"
