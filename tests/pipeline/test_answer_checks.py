@@ -129,5 +129,6 @@ def test_a_span_answer_to_a_why_or_what_it_means_question_is_dropped() -> None:
         assert is_interpretive_question(question), question
     for question in ("What is the purpose of the chest radiograph?", "What is the size of the left lobe?",
                      "Where does the PICC line terminate?", "Is there a pneumothorax?",
-                     "What is the likely diagnosis?"):  # fmt: skip
+                     "What is the likely diagnosis?", "Where is the PICC line tip in relation to the SVC?",
+                     "Which areas show increased signal compared to surrounding tissue?"):  # fmt: skip
         assert not is_interpretive_question(question), question

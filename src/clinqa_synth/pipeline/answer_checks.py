@@ -56,11 +56,12 @@ _COMPOUND = re.compile(
 # Reports state findings, rarely reasons; a small model answers such questions by quoting the finding itself.
 # In the labelled audit set (docs/audit), 4 of 27 such pairs with a span were right (the rest: should be
 # unanswerable, wrong span, bad question), so a span answer to one is dropped; "Unanswerable" stays possible.
+# Spatial wording is not reasoning: "in relation to the SVC" and "compared to surrounding tissue" do not match.
 _INTERPRETIVE = re.compile(
-    r"\b(?:significance|significant|signify|implications?|relat(?:e|es|ed|ion|ionship)|affect(?:s|ed)?|"
-    r"influenc(?:e|es|ed)|why|causes?|caused|compare[sd]?|comparison|"
+    r"\b(?:significance|significant|signify|implications?|relat(?:e|es|ed|ionship)|(?<!in\s)relation|"
+    r"affect(?:s|ed)?|influenc(?:e|es|ed)|why|causes?|caused|compares?|comparison|"
     r"how\s+(?:did|does|do|was|were|is|are)\s+(?:the\s+)?(?:radiologist|doctor|physician|study|visit|position|"
-    r"presence|diagnosis)\b)|\bwhat\s+does\b.{0,60}\b(?:mean|indicate|suggest|imply|reveal)\b",
+    r"presence|diagnosis))\b|\bwhat\s+does\b.{0,60}\b(?:mean|indicate|suggest|imply|reveal)\b",
     re.I,
 )
 
