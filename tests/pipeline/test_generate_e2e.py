@@ -93,3 +93,30 @@ def test_verification_on_the_real_server_keeps_only_agreeing_pairs(llm_server, t
     verify_drops = sum(v for k, v in drops.items() if k.startswith("verify_"))
     assert funnel["verified"] + verify_drops + drops.get("over_k", 0) == funnel["placed"]
     assert record["completion_tokens_by_step"].get("verify", 0) > 0 or funnel["placed"] == 0
+
+
+def test_hardening_on_the_real_server_keeps_only_verified_rewrites(llm_server, tmp_path: Path) -> None:
+    """Whatever the small model rewrites: a kept rewrite was verified and records its original; counts add up."""
+    methods = tmp_path / "methods"
+    methods.mkdir()
+    (methods / "hard.yaml").write_text((FIXTURES / "test_methods" / "direct.yaml").read_text()
+                                       .replace("verify: false", "verify: true")
+                                       + "harden: true\nmax_overlap: 0.0\nharden_rounds: 1\n")  # fmt: skip
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "cxr.txt").write_text((samples_dir("radiology") / "synthetic-chest-xray-002.txt").read_text())
+    out = tmp_path / "out"
+    assert main(["generate", "--input", str(notes), "--config", "hard", "--out", str(out), "--quiet",
+                 "--endpoint", llm_server.base_url, "--structured", "llama-cpp-python", "--methods-dir", str(methods),
+                 "--cache-dir", str(tmp_path / "cache")]) == 0  # fmt: skip
+    record = json.loads((out / "hard" / "generation.json").read_text())
+    hardening, funnel = record["hardening"], record["funnel"]
+    assert hardening.get("rounds", 0) > 0 and record["completion_tokens_by_step"].get("harden", 0) > 0
+    rows = datasets.load_dataset(str(out), "hard", split="train").to_list()
+    rewritten = [r for r in rows if r["original_question"]]
+    assert len(rewritten) == hardening.get("kept_hardened", 0) <= hardening.get("hardened", 0)
+    for row in rewritten:
+        assert row["question"] != row["original_question"] and row["harden_rounds"] == 1 and row["verified"]
+    assert len(rows) == funnel["kept"] == funnel["verified"]
+    target = record["difficulty_targets"]["max_overlap: share of kept questions above it"]
+    assert target["target"] == 0.0 and (target["measured"] is None or 0.0 <= target["measured"] <= 1.0)
