@@ -71,19 +71,25 @@ def test_python_api_returns_a_datasetdict(llm_server, tmp_path: Path) -> None:
             assert row["context"][start : start + len(text)] == text
 
 
-def test_verification_on_the_real_server_keeps_only_agreeing_pairs(llm_server, tmp_path: Path) -> None:
-    """Whatever the small model says: every kept pair was verified, and the funnel's counts add up."""
+def _generate_one_report(llm_server, tmp_path: Path, config: str, extra_yaml: str = "") -> Path:  # noqa: ANN001
+    """Generate `config` (the test-sized direct method, verification on, plus `extra_yaml`) from one chest X-ray."""
     methods = tmp_path / "methods"
     methods.mkdir()
-    (methods / "verified.yaml").write_text((FIXTURES / "test_methods" / "direct.yaml").read_text()
-                                           .replace("verify: false", "verify: true"))  # fmt: skip
+    (methods / f"{config}.yaml").write_text((FIXTURES / "test_methods" / "direct.yaml").read_text()
+                                            .replace("verify: false", "verify: true") + extra_yaml)  # fmt: skip
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "cxr.txt").write_text((samples_dir("radiology") / "synthetic-chest-xray-002.txt").read_text())
     out = tmp_path / "out"
-    assert main(["generate", "--input", str(notes), "--config", "verified", "--out", str(out), "--quiet",
+    assert main(["generate", "--input", str(notes), "--config", config, "--out", str(out), "--quiet",
                  "--endpoint", llm_server.base_url, "--structured", "llama-cpp-python", "--methods-dir", str(methods),
                  "--cache-dir", str(tmp_path / "cache")]) == 0  # fmt: skip
+    return out
+
+
+def test_verification_on_the_real_server_keeps_only_agreeing_pairs(llm_server, tmp_path: Path) -> None:
+    """Whatever the small model says: every kept pair was verified, and the funnel's counts add up."""
+    out = _generate_one_report(llm_server, tmp_path, "verified")
     record = json.loads((out / "verified" / "generation.json").read_text())
     funnel, drops = record["funnel"], record["drops"]
     rows = datasets.load_dataset(str(out), "verified", split="train").to_list()
@@ -97,18 +103,7 @@ def test_verification_on_the_real_server_keeps_only_agreeing_pairs(llm_server, t
 
 def test_hardening_on_the_real_server_keeps_only_verified_rewrites(llm_server, tmp_path: Path) -> None:
     """Whatever the small model rewrites: a kept rewrite was verified and records its original; counts add up."""
-    methods = tmp_path / "methods"
-    methods.mkdir()
-    (methods / "hard.yaml").write_text((FIXTURES / "test_methods" / "direct.yaml").read_text()
-                                       .replace("verify: false", "verify: true")
-                                       + "harden: true\nmax_overlap: 0.0\nharden_rounds: 1\n")  # fmt: skip
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    (notes / "cxr.txt").write_text((samples_dir("radiology") / "synthetic-chest-xray-002.txt").read_text())
-    out = tmp_path / "out"
-    assert main(["generate", "--input", str(notes), "--config", "hard", "--out", str(out), "--quiet",
-                 "--endpoint", llm_server.base_url, "--structured", "llama-cpp-python", "--methods-dir", str(methods),
-                 "--cache-dir", str(tmp_path / "cache")]) == 0  # fmt: skip
+    out = _generate_one_report(llm_server, tmp_path, "hard", "harden: true\nmax_overlap: 0.0\nharden_rounds: 1\n")
     record = json.loads((out / "hard" / "generation.json").read_text())
     hardening, funnel = record["hardening"], record["funnel"]
     assert hardening.get("rounds", 0) > 0 and record["completion_tokens_by_step"].get("harden", 0) > 0
