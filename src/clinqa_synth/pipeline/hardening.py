@@ -64,7 +64,7 @@ def reused_words(question: str, text: str) -> list[str]:
     for word in words(question):
         keep_as_is = word in LATERALITY or word in NEGATION_CUES or word in MONTHS or word in UNITS
         keep_as_is = keep_as_is or any(c.isdigit() for c in word)
-        if word in found and word in content_words(word) and not keep_as_is and word not in seen:
+        if word in found and not keep_as_is and word not in seen:  # `found` holds content words only
             seen.append(word)
     return seen
 

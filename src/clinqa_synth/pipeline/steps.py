@@ -225,8 +225,8 @@ async def _harden(chat: ChatClient, prompts: PromptSet, method: MethodConfig, qu
     """Rewrite `question` without the words it reused from `text`, up to `harden_rounds` times (see hardening)."""
     target = method.max_overlap if method.max_overlap is not None else 1.0
     best, best_overlap, rounds = question, question_context_overlap(question, text), 0
-    while rounds < method.harden_rounds and best_overlap > target and reused_words(best, text):
-        prompt = prompts.render("harden", question=best, avoid_words=reused_words(best, text))
+    while rounds < method.harden_rounds and best_overlap > target and (avoid := reused_words(best, text)):
+        prompt = prompts.render("harden", question=best, avoid_words=avoid)
         try:  # a later round samples a little: the same prompt at temperature 0 would repeat itself
             completion = await _ask(chat, prompt, method, temperature=0.0 if rounds == 0 else 0.7,
                                     seed=method.seed + rounds, tag=tag, max_tokens=HARDEN_MAX_TOKENS)  # fmt: skip
@@ -348,12 +348,13 @@ async def process_document(
     parsed = questions
     removed: dict[str, int] = {}
     if method.answer_checks:  # before the answer call: what no answer can make useful costs no tokens
-        duplicates = set(near_duplicates(questions))
-        identity = {i for i, q in enumerate(questions) if i not in duplicates and is_identity_question(q)}
-        compound = {i for i, q in enumerate(questions) if i not in duplicates | identity and is_compound_question(q)}
-        removed = {"near_duplicate": len(duplicates), "identity_question": len(identity),
-                   "compound_question": len(compound)}  # fmt: skip
-        questions = [q for i, q in enumerate(questions) if i not in duplicates | identity | compound]
+        dropped = set(near_duplicates(questions))
+        removed = {"near_duplicate": len(dropped)}
+        for reason, check in (("identity_question", is_identity_question), ("compound_question", is_compound_question)):
+            hits = {i for i, q in enumerate(questions) if i not in dropped and check(q)}  # first reason counts
+            removed[reason] = len(hits)
+            dropped |= hits
+        questions = [q for i, q in enumerate(questions) if i not in dropped]
     for section in document.sections:
         result.funnel["asked"] += defaults.num_questions
         result.funnel["parsed"] += len(parsed)
