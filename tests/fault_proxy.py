@@ -19,7 +19,12 @@ import httpx2 as httpx
 FAULTS = (
     "ok", "503", "500", "502", "429", "429-retry-after", "401", "403", "404", "400-context", "reset", "slow",
     "truncated", "malformed-json", "empty-content", "wrong-format", "paraphrase",
+    "think", "think-field", "think-unfinished",
 )  # fmt: skip
+# What a thinking model's reasoning looks like in front of its answer (Qwen3 / R1 distills), quoting a report
+# on purpose: a reasoning block that reached the parsers would be taken for questions or quotations.
+REASONING = ('Okay, the user wants questions about the report. The report says "No acute intracranial '
+             'hemorrhage." so maybe: 1. Is there bleeding? Let me write the JSON {"answers": []} carefully.')
 
 
 class FaultProxy:
@@ -41,6 +46,11 @@ class FaultProxy:
         self.forwarded = 0
         self.slow_s = slow_s
         self.seen_headers: list[dict[str, str]] = []
+        self.bodies: list[dict] = []  # every chat request body, parsed
+        # GET /v1/models: fields merged into each served model's entry (e.g. {"owned_by": "vllm", "root": "..."})
+        self.models_patch: dict[str, object] = {}
+        # GET routes answered by the proxy itself, as another server kind would (e.g. "/version": {...})
+        self.get_routes: dict[str, object] = {}
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,8 +71,16 @@ class FaultProxy:
             def do_GET(self) -> None:  # noqa: N802
                 if proxy.get_status is not None:
                     return self._send(proxy.get_status, b'{"error": {"message": "injected"}}')
+                if self.path in proxy.get_routes:
+                    return self._send(200, json.dumps(proxy.get_routes[self.path]).encode())
                 response = httpx.get(proxy.upstream + self.path, timeout=30)
-                self._send(response.status_code, response.content)
+                content = response.content
+                if self.path.rstrip("/") == "/v1/models" and proxy.models_patch and response.status_code == 200:
+                    models = json.loads(content)
+                    for entry in models.get("data") or []:
+                        entry.update(proxy.models_patch)
+                    content = json.dumps(models).encode()
+                self._send(response.status_code, content)
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", 0))
@@ -70,6 +88,10 @@ class FaultProxy:
                 proxy.chat_requests += 1
                 proxy.seen_headers.append(dict(self.headers))
                 text = body.decode("utf-8", "replace")
+                try:
+                    proxy.bodies.append(json.loads(text))
+                except ValueError:
+                    pass
                 ruled = next((f for needle, f in proxy.rules if needle in text), None)
                 fault = ruled or (proxy.faults.pop(0) if proxy.faults else proxy.default_fault)
                 error = {"error": {"message": f"injected {fault}", "type": "injected"}}
@@ -112,6 +134,17 @@ class FaultProxy:
                         data["choices"][0]["message"]["content"] = ""
                     elif fault == "wrong-format":
                         data["choices"][0]["message"]["content"] = "I am sorry, I cannot help with that."
+                    elif fault == "think":  # inline reasoning before the answer (Qwen3, R1 distills)
+                        message = data["choices"][0]["message"]
+                        message["content"] = f"<think>\n{REASONING}\n</think>\n\n{message['content']}"
+                        data["usage"]["completion_tokens"] += 60
+                    elif fault == "think-field":  # reasoning in its own field (vLLM/SGLang reasoning parsers)
+                        data["choices"][0]["message"]["reasoning_content"] = REASONING
+                        data["usage"]["completion_tokens"] += 60
+                        data["usage"]["completion_tokens_details"] = {"reasoning_tokens": 60}
+                    elif fault == "think-unfinished":  # still thinking when max_tokens ran out
+                        data["choices"][0]["message"]["content"] = f"<think>\n{REASONING}"
+                        data["choices"][0]["finish_reason"] = "length"
                     elif fault == "paraphrase":
                         message = data["choices"][0]["message"]
                         message["content"] = paraphrase_answers(message["content"])

@@ -54,6 +54,33 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timeout", type=float, default=600.0, help="seconds per request before it is retried")
     group.add_argument("--max-retries", type=int, default=6, help="retries of a transient failure (5xx, 429, "
                        "timeouts, resets) before the document fails")
+    group.add_argument("--chat-template-kwargs", type=_json_object, metavar="JSON",
+                       help="sent with every request for the server's chat template, e.g. "
+                       "'{\"enable_thinking\": false}' to turn Qwen3's thinking off (vLLM, SGLang, llama-server)")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """argparse type: a JSON object, or one clear error naming the problem."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg}); write e.g. '{{\"enable_thinking\": false}}'")
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"enable_thinking\": false}'")
+    return value
+
+
+def _step_tokens(text: str) -> tuple[str, int]:
+    """argparse type for --max-tokens STEP=N."""
+    from typing import get_args
+
+    from clinqa_synth.methods import Step
+
+    step, _, number = text.partition("=")
+    steps = get_args(Step)
+    if step not in steps or not number.isdigit() or int(number) < 16:
+        raise argparse.ArgumentTypeError(f"{text!r}: write STEP=N with STEP one of {', '.join(steps)} and N >= 16")
+    return step, int(number)
 
 
 def llm_settings(args: argparse.Namespace) -> Any:
@@ -75,6 +102,7 @@ def llm_settings(args: argparse.Namespace) -> Any:
         parallel=args.parallel,
         timeout_s=args.timeout,
         max_retries=args.max_retries,
+        chat_template_kwargs=args.chat_template_kwargs,
     )
 
 
@@ -218,19 +246,29 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise ClinqaError("pass --input PATH (folder, .jsonl/.csv/.parquet, SQuAD/RadQA JSON, HF dataset) or --sample")
     configs = [c.strip() for c in ",".join(args.config or ["nooverlap_summary"]).split(",") if c.strip()]
     settings = llm_settings(args)
-    reader_options = {"text_column": args.text_column, "id_column": args.id_column, "split": args.split}
+    from clinqa_synth.documents.readers import parse_where
+
+    reader_options = {"text_column": args.text_column, "id_column": args.id_column, "split": args.split,
+                      "where": parse_where(args.where), "credentialed": True if args.credentialed else None}  # fmt: skip
+    if args.name and "{method}" not in args.name and len(configs) > 1:
+        raise ClinqaError(f"--name {args.name!r} would give {len(configs)} configs one name; put {{method}} in it, "
+                          "e.g. --name '{method}@llama-3.1-70b'")  # fmt: skip
+    names = []
     for config in configs:
+        name = args.name.replace("{method}", Path(config).stem) if args.name else None
         summary = generate_to_folder(
             source, config=config, out=args.out, llm=settings, kind=args.kind, reader_options=reader_options,
             validation_fraction=args.validation_fraction, max_section_chars=args.max_section_chars,
             fail_fast=args.fail_fast, methods_dir=args.methods_dir, prompts_dir=args.prompts,
             license_id=args.license, shard=parse_shard(args.shard), show_progress=not args.quiet,
+            max_tokens_per_step=dict(args.max_tokens), name=name, limit=args.limit, credentialed=args.credentialed,
         )  # fmt: skip
+        names.append(summary.config)
         print_summary(summary)
         if summary.kept == 0:
             console.print(f"[yellow]no pair of {config} was kept[/yellow]: the drops above say why; the config is "
                           "recorded (generation.json, card) but `datasets` cannot load a split without rows")
-    console.print(f"[green]done[/green] → load with datasets.load_dataset({str(args.out)!r}, {configs[0]!r})")
+    console.print(f"[green]done[/green] → load with datasets.load_dataset({str(args.out)!r}, {names[0]!r})")
     return 0
 
 
@@ -244,7 +282,8 @@ def print_summary(summary: Any) -> None:
     from rich.table import Table
 
     table = Table(title=f"clinqa-synth generate · {summary.config}", show_header=False)
-    table.add_row("documents", f"{summary.documents} ({sum(summary.failed.values())} failed)")
+    limited = f" of {summary.whole_input} (--limit)" if summary.whole_input > summary.documents else ""
+    table.add_row("documents", f"{summary.documents}{limited} ({sum(summary.failed.values())} failed)")
     from clinqa_synth.pipeline.steps import FUNNEL_STEPS
 
     steps = [k for k in FUNNEL_STEPS if k != "verified" or summary.funnel.get(k)]
@@ -279,9 +318,18 @@ def print_summary(summary: Any) -> None:
     table.add_row("LLM", f"{usage.get('calls', 0)} calls, {usage.get('cache_hits', 0)} cache hits, "
                   f"{usage.get('retries', 0)} retries, {usage.get('prompt_tokens', 0)} prompt + "
                   f"{usage.get('completion_tokens', 0)} completion tokens")  # fmt: skip
+    if usage.get("reasoning_tokens"):
+        table.add_row("reasoning", f"{usage['reasoning_tokens']} of the completion tokens were the model thinking "
+                      "before its answer (removed before parsing)")
+    for notice in summary.notices:
+        table.add_row("server", notice)
     if usage.get("server_restarts"):
         table.add_row("server", f"the embedded server crashed and was restarted {usage['server_restarts']} time(s); "
                       "its log is in the cache directory (embedded-server.log)")
+    if summary.estimate and summary.whole_input > summary.documents:
+        from clinqa_synth.pipeline.estimate import describe
+
+        table.add_row("estimate", describe(summary.estimate))
     table.add_row("splits", ", ".join(f"{k} {v}" for k, v in summary.splits.items()))
     table.add_row("wall time", f"{summary.wall_s:.1f} s")
     console.print(table)
@@ -429,15 +477,29 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--id-column", default="id")
     source.add_argument("--split", default="train", help="split of an HF dataset input")
     source.add_argument("--shard", help="i/n: process only the i-th of n deterministic slices (for clusters)")
+    source.add_argument("--limit", type=int, help="a pilot run: only the first N documents (deterministic); the "
+                        "cost estimate still projects the whole input")
+    source.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                        help="keep only table rows whose COLUMN equals VALUE (repeatable), e.g. note_type=DS")
+    source.add_argument("--credentialed", action="store_true",
+                        help="the notes are under a data-use agreement (PhysioNet, your IRB): marks the output folder "
+                        "for good — the card warns and a public push is refused. RadQA, MIMIC-QA and MIMIC-IV-Note "
+                        "files are recognised without it")
     method = generate.add_argument_group("method")
     method.add_argument("--config", action="append", default=[], help="method config name(s), comma separated or "
                         "repeated (default nooverlap_summary): direct, temp_anneal, prefix, nooverlap, summary, "
                         "nooverlap_summary, prefix_summary, or your own")
     method.add_argument("--methods-dir", type=Path, help="folder with your own method YAML files")
     method.add_argument("--prompts", type=Path, help="folder overriding prompt files (<kind>/<step>.j2)")
+    method.add_argument("--max-tokens", type=_step_tokens, action="append", default=[], metavar="STEP=N",
+                        help="token limit of one step's calls over the method's max_tokens_per_step (repeatable; "
+                        "steps: summary, questions, answers, requote, verify, harden), e.g. verify=2048 for a "
+                        "thinking model")
     method.add_argument("--max-section-chars", type=int, default=12000,
                         help="longer sections are split into chunks (recorded in the section name)")
     output = generate.add_argument_group("output")
+    output.add_argument("--name", help="config name in the folder (default: the method's name); {method} is replaced, "
+                        "e.g. '{method}@llama-3.1-70b' keeps runs of several generator models side by side")
     output.add_argument("--out", type=Path, default=Path("clinqa_synth"), help="dataset folder (created; other "
                         "configs kept; default ./clinqa_synth, so load_dataset('clinqa_synth', CONFIG) loads it)")
     output.add_argument("--validation-fraction", type=float, default=0.0, help="share of documents in a "

@@ -39,6 +39,9 @@ class ConfigReport:
     funnel: dict[str, int] = field(default_factory=dict)
     drops: dict[str, int] = field(default_factory=dict)
     completion_tokens: int = 0
+    method: str = ""
+    generator: str = ""  # the model that wrote the questions and answers
+    precision: str = "–"  # answerable precision from a scored audit, where one exists
 
     @property
     def zero_overlap_pct(self) -> float:
@@ -92,6 +95,13 @@ def analyse_config(root: Path, name: str, generation: dict[str, Any]) -> ConfigR
     report.drops = {k: int(v) for k, v in generation.get("drops", {}).items() if v}
     usage = generation.get("llm_usage", {})
     report.completion_tokens = int(usage.get("completion_tokens", 0)) + int(usage.get("cached_completion_tokens", 0))
+    report.method = str(generation.get("method", {}).get("name", name))
+    report.generator = str(generation.get("llm", {}).get("model", "?"))
+    audit = root / name / "audit.json"
+    if audit.is_file():
+        answerable = json.loads(audit.read_text(encoding="utf-8")).get("answerable", {})
+        if answerable.get("labelled"):
+            report.precision = f"{answerable['precision']:.2f} (n={answerable['labelled']})"
     return report
 
 
@@ -158,13 +168,31 @@ def _plots(reports: list[ConfigReport], out: Path) -> list[str]:
 
 def _table(reports: list[ConfigReport]) -> str:
     lines = [
-        "| config | pairs | answerable | mean overlap | zero-overlap | question words | repeated across documents | tokens / kept pair |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| config | generator model | pairs | answerable | mean overlap | zero-overlap | question words | repeated across documents | tokens / kept pair |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in reports:
         tokens = f"{r.tokens_per_pair:.0f}" if r.tokens_per_pair is not None else "–"
-        lines.append(f"| `{r.name}` | {r.rows} | {r.answerable_pct:.1f}% | {r.mean_overlap:.3f} | {r.zero_overlap_pct:.1f}% | "
+        lines.append(f"| `{r.name}` | `{r.generator}` | {r.rows} | {r.answerable_pct:.1f}% | {r.mean_overlap:.3f} | {r.zero_overlap_pct:.1f}% | "
                      f"{r.mean_length:.1f} | {r.duplicate_pct:.1f}% | {tokens} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _generator_table(reports: list[ConfigReport]) -> str:
+    """Methods run with more than one generator model, side by side (empty when there are none)."""
+    by_method: dict[str, list[ConfigReport]] = {}
+    for r in reports:
+        by_method.setdefault(r.method, []).append(r)
+    compared = {m: rs for m, rs in by_method.items() if len({r.generator for r in rs}) > 1}
+    if not compared:
+        return ""
+    lines = ["| method | generator model | config | pairs | answerable | mean overlap | zero-overlap | "
+             "precision (audit) | tokens / kept pair |", "|---|---|---|---:|---:|---:|---:|---|---:|"]  # fmt: skip
+    for method, rs in sorted(compared.items()):
+        for r in sorted(rs, key=lambda r: r.generator):
+            tokens = f"{r.tokens_per_pair:.0f}" if r.tokens_per_pair is not None else "–"
+            lines.append(f"| {method} | `{r.generator}` | `{r.name}` | {r.rows} | {r.answerable_pct:.1f}% | "
+                         f"{r.mean_overlap:.3f} | {r.zero_overlap_pct:.1f}% | {r.precision} | {tokens} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -193,6 +221,10 @@ def build_report(out: str | Path, *, experiments: list[Path] | None = None) -> P
                 "Overlap: share of a question's content words (stopwords removed) found in its context. "
                 "Zero-overlap questions cannot be answered by string matching.", "", "## Yield funnel", "",
                 _funnel_table(reports), ""]  # fmt: skip
+    generators = _generator_table(reports)
+    if generators:
+        sections += ["## Generator models compared", "", generators, "",
+                     "Configs of one method made by different models (`generate --name '{method}@MODEL'`).", ""]
     score_tables = []
     for path in find_experiment_tables(folder.root, experiments):
         from clinqa_synth.qa.experiment import markdown_table

@@ -71,16 +71,33 @@ def card_metadata(folder: DatasetFolder, generations: dict[str, dict[str, Any]],
     configs = {}
     for name in generations:
         splits = {s: stats[name][s] for s in SPLITS if stats[name].get(s) or s == "train"}
+        sizes = {s: _split_bytes(folder, name, s) for s in splits}
         infos[name] = DatasetInfo(
             features=features,
             config_name=name,
-            splits=datasets.SplitDict({s: datasets.SplitInfo(s, num_examples=n) for s, n in splits.items()}),
+            splits=datasets.SplitDict({s: datasets.SplitInfo(s, num_bytes=sizes[s], num_examples=n)
+                                       for s, n in splits.items()}),  # fmt: skip
+            download_size=sum(_split_bytes(folder, name, s, compressed=True) for s in splits),
+            dataset_size=sum(sizes.values()),
         )
         files = folder.data_files(name)
         configs[name] = {"data_files": [{"split": s, "path": files.get(s, [f"{name}/{s}-*.parquet"])} for s in splits]}
     DatasetInfosDict(infos).to_dataset_card_data(data)
     MetadataConfigs(configs).to_dataset_card_data(data)
     return data
+
+
+def _split_bytes(folder: DatasetFolder, config: str, split: str, *, compressed: bool = False) -> int:
+    """A split's size as `dataset_info` means it: uncompressed Arrow bytes (or the parquet files' size on disk)."""
+    total = 0
+    for relative in folder.data_files(config).get(split, []):
+        path = folder.root / relative
+        if compressed:
+            total += path.stat().st_size
+        else:
+            metadata = pq.ParquetFile(path).metadata
+            total += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    return total
 
 
 def _audits(root: Path, generations: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -95,8 +112,8 @@ def _audits(root: Path, generations: dict[str, dict[str, Any]]) -> dict[str, dic
 
 def render_card(folder: DatasetFolder, *, report_table: str = "", repo_hint: str | None = None) -> str:
     generations = folder.configs()
-    stats = {name: {**config_statistics(folder.root, name), "description": g["method"]["description"]}
-             for name, g in generations.items()}  # fmt: skip
+    stats = {name: {**config_statistics(folder.root, name), "description": g["method"]["description"],
+                    "generator": g.get("llm", {}).get("model", "?")} for name, g in generations.items()}  # fmt: skip
     licenses = {g.get("license") for g in generations.values()} - {None}
     license_id = licenses.pop() if len(licenses) == 1 else "other"
     metadata = card_metadata(folder, generations, stats, license_id)
@@ -105,9 +122,10 @@ def render_card(folder: DatasetFolder, *, report_table: str = "", repo_hint: str
         yaml_header="---\n" + metadata.to_yaml() + "\n---",
         title=f"Synthetic clinical QA ({', '.join(generations) or 'no configs yet'})",
         package_version=__version__,
-        credentialed=any(g.get("credentialed") for g in generations.values()),
+        credentialed=folder.credentialed,
         configs=list(generations),
-        repo_hint=repo_hint or str(folder.root),
+        # never a local path (it can hold a user name): the Hub repo after `push`, the folder's own name before
+        repo_hint=repo_hint or folder.root.resolve().name,
         stats=stats,
         generations=generations,
         report_table=report_table,

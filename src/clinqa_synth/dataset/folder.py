@@ -39,6 +39,9 @@ GENERATION_FILE = "generation.json"
 MARKER_TAG = "clinqa-synth"
 SPLITS = ("train", "validation")
 FOLDER_LOCK = ".clinqa-synth.lock"
+# Folder-level facts that outlive any one config: `credentialed` is sticky (set once by --credentialed or by a
+# credentialed reader, never unset by a later run, carried by `merge`), so no later step can forget it.
+FOLDER_META = ".clinqa-synth.json"
 OWNER_LOCK = ".owner.lock"
 
 
@@ -136,7 +139,8 @@ class DatasetFolder:
         """Finish or undo a swap that a crash interrupted; drop staging folders whose owner process is gone."""
         with folder_lock(self.root):
             for old in self.root.glob(".old-*"):
-                config = old.name.split("-", 2)[1] if old.name.count("-") >= 2 else ""
+                # .old-<config>-<8 hex>; config names may contain "-" (e.g. direct@llama-3.1-8b)
+                config = old.name[len(".old-"):].rsplit("-", 1)[0] if old.name.count("-") >= 2 else ""
                 target = self.root / config
                 if config and not target.exists():
                     os.replace(old, target)
@@ -145,6 +149,25 @@ class DatasetFolder:
             for staging in self.root.glob(".staging-*"):
                 if not _owner_alive(staging):
                     shutil.rmtree(staging, ignore_errors=True)
+
+    def _meta(self) -> dict[str, Any]:
+        path = self.root / FOLDER_META
+        try:
+            return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        except json.JSONDecodeError:
+            return {"credentialed": True}  # damaged: fail safe, as if the folder were credentialed
+
+    @property
+    def credentialed(self) -> bool:
+        """Whether anything in this folder came from notes under a data-use agreement (sticky)."""
+        return bool(self._meta().get("credentialed")) or any(g.get("credentialed") for g in self.configs().values())
+
+    def mark_credentialed(self, reason: str) -> None:
+        """Record, for good, that this folder holds credentialed data (`reason` says why, for the user)."""
+        with folder_lock(self.root):
+            meta = self._meta()
+            if not meta.get("credentialed"):
+                atomic_write_text(self.root / FOLDER_META, json.dumps({**meta, "credentialed": True, "reason": reason}))
 
     def data_files(self, config: str) -> dict[str, list[str]]:
         """Split → parquet paths relative to the folder (explicit, so the card pins the exact files)."""

@@ -48,6 +48,8 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
     if not configs:
         raise OutputError("the shard folders hold no generated configs")
     target = DatasetFolder(out)
+    if any(folder.credentialed for folder in folders):  # sticky: a merge may never launder credentialed rows
+        target.mark_credentialed("merged from a credentialed folder")
     result: dict[str, dict[str, int]] = {}
     for config in configs:
         parts = [(f, f.configs()[config]) for f in folders if config in f.configs()]

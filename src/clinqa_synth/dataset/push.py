@@ -38,10 +38,11 @@ def plan_push(out: str | Path, repo_id: str, *, public: bool = False) -> PushPla
     if "/" not in repo_id:
         raise ClinqaError(f"repo id {repo_id!r} must look like ORG/NAME")
     credentialed = sorted(name for name, g in generations.items() if g.get("credentialed"))
-    if public and credentialed:
+    if public and (credentialed or folder.credentialed):
+        which = f"config(s) {', '.join(credentialed)} were" if credentialed else "this folder was marked as"
         raise PushRefused(
-            f"Refusing a public push: config(s) {', '.join(credentialed)} were generated from credentialed notes "
-            "(RadQA / MIMIC on PhysioNet). Their contexts are those notes, and the PhysioNet credentialed data-use "
+            f"Refusing a public push: {which} generated from credentialed notes "
+            "(--credentialed, RadQA, MIMIC on PhysioNet). Their contexts are those notes, and the PhysioNet credentialed data-use "
             "agreement forbids sharing them with anyone who has not signed it. Push without --public (a private repo "
             "for signed collaborators) or keep the data on your servers."
         )
@@ -78,6 +79,9 @@ def push(out: str | Path, repo_id: str, *, public: bool = False, token: str | No
         raise PushRefused(f"Cannot push: the Hub is not reachable from this machine ({reason}). Nothing was uploaded.")
     from huggingface_hub import HfApi
 
+    from clinqa_synth.dataset.card import write_card
+
+    write_card(DatasetFolder(out), repo_hint=plan.repo_id)  # the card's loading snippet names the repo, not a path
     api = HfApi(token=token or os.environ.get("HF_TOKEN") or None)
     try:
         api.create_repo(plan.repo_id, repo_type="dataset", private=plan.private, exist_ok=True)

@@ -7,9 +7,12 @@ bad input raises one :class:`InputError` naming the file, the record and the fix
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+from dataclasses import replace
 
 from clinqa_synth.documents.model import KINDS, Document, DocumentKind, Section
 from clinqa_synth.documents.sections import detect_kind, split_sections
@@ -17,6 +20,11 @@ from clinqa_synth.errors import ClinqaError
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 TABLE_SUFFIXES = {".jsonl", ".csv", ".parquet", ".tsv"}
+GZIP_TABLE_SUFFIXES = {".jsonl", ".csv", ".tsv"}  # read as FILE.gz too (MIMIC-IV-Note ships discharge.csv.gz)
+# MIMIC-IV-Note (PhysioNet, credentialed): discharge.csv / radiology.csv and their detail tables share these columns
+MIMIC_IV_NOTE_COLUMNS = {"note_id", "subject_id", "note_type", "text"}
+# MIMIC-IV-Note note_type → document kind: DS discharge summary, AD its addendum, RR radiology report, AR addendum
+MIMIC_IV_NOTE_KINDS = {"DS": "clinical_record", "AD": "clinical_record", "RR": "radiology", "AR": "radiology"}
 
 
 class InputError(ClinqaError):
@@ -68,8 +76,22 @@ def read_text_folder(path: Path, kind: str | None = None) -> Iterator[Document]:
         yield _make(str(file.relative_to(path).with_suffix("")), text, kind, str(file))
 
 
+def table_suffix(path: Path) -> str:
+    """`.csv` for notes.csv and for notes.csv.gz: the format, whatever the compression."""
+    suffixes = [x.lower() for x in path.suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] == ".gz" and suffixes[-2] in GZIP_TABLE_SUFFIXES:
+        return suffixes[-2]
+    return path.suffix.lower()
+
+
+def _open_text(path: Path) -> Any:
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed by the caller's with
+
+
 def _table_rows(path: Path) -> Iterator[dict[str, Any]]:
-    suffix = path.suffix.lower()
+    suffix = table_suffix(path)
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -79,12 +101,13 @@ def _table_rows(path: Path) -> Iterator[dict[str, Any]]:
             raise InputError(f"{path} is not a readable parquet file ({exc}).") from None
         for batch in parquet.iter_batches(batch_size=256):
             yield from batch.to_pylist()
-    elif suffix in (".csv", ".tsv"):
-        csv.field_size_limit(1 << 30)
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            yield from csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
-    else:
-        with open(path, encoding="utf-8-sig") as handle:
+        return
+    try:
+        with _open_text(path) as handle:
+            if suffix in (".csv", ".tsv"):
+                csv.field_size_limit(1 << 30)
+                yield from csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
+                return
             for number, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
@@ -95,24 +118,66 @@ def _table_rows(path: Path) -> Iterator[dict[str, Any]]:
                 if not isinstance(row, dict):
                     raise InputError(f"{path} line {number} is not a JSON object.")
                 yield row
+    except (OSError, EOFError) as exc:  # gzip: not gzipped, or cut short
+        raise InputError(f"{path} cannot be read ({exc}); is it a complete .gz file?") from None
+
+
+def is_mimic_iv_note(columns: Iterable[str]) -> bool:
+    """MIMIC-IV-Note's discharge/radiology tables, recognised by their columns (they are credentialed data)."""
+    return MIMIC_IV_NOTE_COLUMNS <= set(columns)
+
+
+def parse_where(conditions: Iterable[str]) -> list[tuple[str, str]]:
+    """`--where COLUMN=VALUE` (repeatable; all must hold) → pairs, or one clear error."""
+    pairs = []
+    for condition in conditions:
+        column, sep, value = condition.partition("=")
+        if not sep or not column.strip():
+            raise InputError(f"--where {condition!r}: write COLUMN=VALUE, e.g. --where note_type=DS")
+        pairs.append((column.strip(), value.strip()))
+    return pairs
 
 
 def read_table(
-    path: Path, *, text_column: str = "text", id_column: str | None = "id", kind: str | None = None
+    path: Path, *, text_column: str = "text", id_column: str | None = "id", kind: str | None = None,
+    where: Iterable[tuple[str, str]] = (), credentialed: bool | None = None,
 ) -> Iterator[Document]:
-    """JSONL/CSV/TSV/parquet with one document per row."""
-    count = 0
+    """JSONL/CSV/TSV/parquet (CSV/TSV/JSONL also gzipped) with one document per row.
+
+    MIMIC-IV-Note tables are recognised by their columns: they are marked credentialed, `note_id` is the id, and
+    `note_type` picks the kind (DS/AD discharge → clinical_record, RR/AR → radiology) unless --kind says otherwise.
+    `where` keeps only rows whose columns equal the given values (e.g. note_type=DS).
+    """
+    conditions = list(where)
+    count = matched = 0
+    mimic: bool | None = None
     for index, row in enumerate(_table_rows(path)):
+        if mimic is None:
+            mimic = is_mimic_iv_note(row)
+            missing = [c for c, _ in conditions if c not in row]
+            if missing:
+                raise InputError(f"{path} has no column {missing[0]!r} for --where (columns: {', '.join(map(str, row))}).")
+        count += 1
+        if any(str(row[column]) != value for column, value in conditions):
+            continue
         if text_column not in row:
             raise InputError(
                 f"{path} has no column {text_column!r} (columns: {', '.join(map(str, row))}). "
                 "Pass --text-column NAME."
             )
-        doc_id = str(row[id_column]) if id_column and row.get(id_column) not in (None, "") else f"{path.stem}-{index}"
-        count += 1
-        yield _make(doc_id, str(row[text_column] or ""), kind, str(path))
+        id_key = "note_id" if mimic and id_column == "id" and "id" not in row else id_column
+        doc_id = str(row[id_key]) if id_key and row.get(id_key) not in (None, "") else f"{path.stem}-{index}"
+        row_kind = kind
+        if mimic and (not kind or kind == "auto"):
+            row_kind = MIMIC_IV_NOTE_KINDS.get(str(row.get("note_type", "")).upper(), kind)
+        matched += 1
+        yield _make(doc_id, str(row[text_column] or ""), row_kind, str(path),
+                    credentialed=bool(mimic) if credentialed is None else credentialed)  # fmt: skip
     if count == 0:
         raise InputError(f"{path} holds no rows.")
+    if matched == 0:
+        what = " and ".join(f"{c}={v}" for c, v in conditions)
+        raise InputError(f"{path}: no row has {what} (of {count} rows). Check the --where value.")
 
 
 def _load_json(path: Path) -> Any:
@@ -207,8 +272,20 @@ def read_documents(
     id_column: str | None = "id",
     split: str = "train",
     credentialed: bool | None = None,
+    where: Iterable[tuple[str, str]] = (),
 ) -> Iterator[Document]:
-    """Dispatch on what `source` is: folder, table, SQuAD-style JSON or an HF dataset name."""
+    """Dispatch on what `source` is: folder, table, SQuAD-style JSON or an HF dataset name.
+
+    `credentialed=True` marks every document as under a data-use agreement (`--credentialed`); None lets the
+    reader decide (RadQA, MIMIC-QA and MIMIC-IV-Note are recognised).
+    """
+    for document in _read_any(source, kind=kind, text_column=text_column, id_column=id_column, split=split,
+                              credentialed=credentialed, where=where):  # fmt: skip
+        yield replace(document, credentialed=True) if credentialed and not document.credentialed else document
+
+
+def _read_any(source: str | Path, *, kind: str | None, text_column: str, id_column: str | None, split: str,
+              credentialed: bool | None, where: Iterable[tuple[str, str]]) -> Iterator[Document]:  # fmt: skip
     path = Path(source)
     if path.is_dir():
         if (path / "dataset_info.json").exists():
@@ -219,15 +296,19 @@ def read_documents(
     if path.is_file():
         if path.stat().st_size == 0:
             raise InputError(f"{path} is empty.")
-        suffix = path.suffix.lower()
+        suffix = table_suffix(path)
+        if where and suffix not in TABLE_SUFFIXES:
+            raise InputError(f"--where filters the rows of a table (.csv/.tsv/.jsonl/.parquet); {path} is not one.")
         if suffix == ".json":
             yield from read_squad(path, kind=kind, credentialed=credentialed)
         elif suffix in TABLE_SUFFIXES:
-            yield from read_table(path, text_column=text_column, id_column=id_column, kind=kind)
+            yield from read_table(path, text_column=text_column, id_column=id_column, kind=kind, where=where,
+                                  credentialed=credentialed)  # fmt: skip
         elif suffix in TEXT_SUFFIXES:
-            yield _make(path.stem, _read_text(path), kind, str(path))
+            yield _make(path.stem, _read_text(path), kind, str(path), credentialed=bool(credentialed))
         else:
-            raise InputError(f"{path}: unsupported file type {suffix!r}; use .txt/.md, .jsonl, .csv, .parquet or .json.")
+            raise InputError(f"{path}: unsupported file type {suffix!r}; use .txt/.md, .jsonl, .csv(.gz), .parquet "
+                             "or .json.")
         return
     if "/" in str(source) and not str(source).startswith((".", "/")):
         yield from read_hf_dataset(str(source), split=split, text_column=text_column, id_column=id_column, kind=kind)

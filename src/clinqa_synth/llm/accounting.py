@@ -24,6 +24,8 @@ class Accounting:
     primes: int = 0  # one-token calls that restored a server's prompt cache after a resume
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0  # part of completion_tokens a thinking model spent before its answer
+    cached_prompt_tokens: int = 0
     cached_completion_tokens: int = 0  # what the cache hits cost when they were generated (for tokens per pair)
     latency_s: float = 0.0
     server_restarts: int = 0  # embedded server crashes recovered by a restart (not build problems)
@@ -35,6 +37,7 @@ class Accounting:
             self.calls += 1
             self.prompt_tokens += completion.usage.prompt_tokens
             self.completion_tokens += completion.usage.completion_tokens
+            self.reasoning_tokens += completion.usage.reasoning_tokens
             self.latency_s += completion.latency_s
 
     def record_cache_hit(self, completion: Completion | None = None) -> None:
@@ -42,6 +45,7 @@ class Accounting:
             self.cache_hits += 1
             if completion is not None:
                 self.cached_completion_tokens += completion.usage.completion_tokens
+                self.cached_prompt_tokens += completion.usage.prompt_tokens
 
     def record_prime(self) -> None:
         with self._lock:

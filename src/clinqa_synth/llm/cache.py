@@ -85,6 +85,8 @@ class CompletionCache:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(completions)")}
             if "tag" not in columns:
                 self._db.execute("ALTER TABLE completions ADD COLUMN tag TEXT")
+            if "reasoning_tokens" not in columns:
+                self._db.execute("ALTER TABLE completions ADD COLUMN reasoning_tokens INTEGER")
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
@@ -99,12 +101,13 @@ class CompletionCache:
 
     def get(self, key: str) -> Completion | None:
         row = self._db.execute(
-            "SELECT text, finish_reason, prompt_tokens, completion_tokens, model, checksum FROM completions WHERE key=?",
+            "SELECT text, finish_reason, prompt_tokens, completion_tokens, model, checksum, reasoning_tokens "
+            "FROM completions WHERE key=?",
             (key,),
         ).fetchone()
         if row is None:
             return None
-        text, finish_reason, prompt_tokens, completion_tokens, model, checksum = row
+        text, finish_reason, prompt_tokens, completion_tokens, model, checksum, reasoning_tokens = row
         if checksum != self._checksum(text, finish_reason):
             raise CacheCorruptError(
                 f"Cache entry {key[:12]}… in {self.path} fails its checksum. Delete the cache file to rebuild it."
@@ -112,7 +115,7 @@ class CompletionCache:
         return Completion(
             text=text,
             finish_reason=finish_reason,
-            usage=Usage(prompt_tokens or 0, completion_tokens or 0),
+            usage=Usage(prompt_tokens or 0, completion_tokens or 0, reasoning_tokens or 0),
             model=model or "",
             cached=True,
         )
@@ -120,7 +123,7 @@ class CompletionCache:
     def put(self, key: str, completion: Completion, tag: str = "") -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO completions (key, text, finish_reason, prompt_tokens, completion_tokens, model, "
-            "created, checksum, tag) VALUES (?,?,?,?,?,?,?,?,?)",
+            "created, checksum, tag, reasoning_tokens) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 key,
                 completion.text,
@@ -131,6 +134,7 @@ class CompletionCache:
                 time.time(),
                 self._checksum(completion.text, completion.finish_reason),
                 tag,
+                completion.usage.reasoning_tokens,
             ),
         )
 
@@ -187,6 +191,16 @@ class CachedChat:
         return self.inner.model_id
 
     @property
+    def identity(self) -> str:
+        """The model part of the key: the checkpoint identity the server reported when it reported one."""
+        return getattr(self.inner, "cache_identity", None) or self.inner.model_id
+
+    def _key_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Request parameters in the key, plus the chat-template switches sent with every call (when any are)."""
+        kwargs = getattr(self.inner, "chat_template_kwargs", None)
+        return {**params, "chat_template_kwargs": kwargs} if kwargs else params
+
+    @property
     def supports_grammar(self) -> bool:
         """Whether the server behind accepts a GBNF grammar (extractive constrained decoding)."""
         from clinqa_synth.llm.structured import GRAMMAR_DIALECTS
@@ -213,7 +227,7 @@ class CachedChat:
         }
         if grammar is not None:  # only when used, so the keys of calls without a grammar stay as they were
             params["grammar"] = grammar
-        key = cache_key(self.inner.model_id, messages, params, self.prompt_version)
+        key = cache_key(self.identity, messages, self._key_params(params), self.prompt_version)
         if self.cache is not None and not self.refresh:
             hit = self.cache.get(key)
             if hit is not None:

@@ -29,8 +29,10 @@ from clinqa_synth.llm.protocol import (
     TruncatedCompletionError,
     Usage,
 )
+from clinqa_synth.llm.reasoning import reasoning_token_share, split_reasoning
 from clinqa_synth.llm.retry import TRANSIENT_STATUS, RetryPolicy, looks_like_context_overflow, parse_retry_after
 from clinqa_synth.llm.safety import check_endpoint_allowed, redact, redact_url
+from clinqa_synth.llm.server_probe import ServerFacts, probe_server
 from clinqa_synth.llm.structured import grammar_fields, request_fields
 
 DEFAULT_CONCURRENCY = 4
@@ -90,6 +92,7 @@ class EndpointChat:
         accounting: Accounting | None = None,
         truncation_retries: int = 1,
         model_id: str | None = None,
+        chat_template_kwargs: dict[str, Any] | None = None,
     ) -> None:
         check_endpoint_allowed(base_url, allow_remote=allow_remote)
         self.base_url = base_url.rstrip("/")
@@ -106,6 +109,10 @@ class EndpointChat:
         self.truncation_retries = truncation_retries
         self._rng = random.Random()
         self._resolved_model: str | None = model_id or model
+        # e.g. {"enable_thinking": false} for Qwen3: vLLM, SGLang and llama-server pass it to the chat template
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
+        self.server_facts = ServerFacts()  # filled in by preflight()
+        self.structured_notice = ""  # what `--structured auto` chose and why, for the run summary
 
     @property
     def display_url(self) -> str:
@@ -115,6 +122,15 @@ class EndpointChat:
     @property
     def model_id(self) -> str:
         return self._resolved_model or self._model or "default"
+
+    @property
+    def cache_identity(self) -> str:
+        """The model part of cache keys: the served name plus the checkpoint identity the server reported.
+
+        Without the identity a new checkpoint served under the old name would be handed the old answers.
+        """
+        fingerprint = self.server_facts.fingerprint
+        return f"{self.model_id}@{fingerprint}" if fingerprint else self.model_id
 
     def preflight(self) -> str:
         """Check the endpoint before any document is sent: reachable, credentials accepted, model served.
@@ -140,9 +156,11 @@ class EndpointChat:
                 "--api-key, set CLINQA_SYNTH_API_KEY / HF_TOKEN, or run `hf auth login`."
             )
         served: list[str] = []
+        models: Any = None
         if response.status_code == 200:
             try:
-                served = [str(m["id"]) for m in response.json().get("data") or [] if m.get("id")]
+                models = response.json()
+                served = [str(m["id"]) for m in models.get("data") or [] if m.get("id")]
             except (ValueError, AttributeError, KeyError, TypeError):
                 served = []
         if self._model and served and self._model not in served:
@@ -152,6 +170,23 @@ class EndpointChat:
             )
         if not self._resolved_model and served:
             self._resolved_model = served[0] if len(served) == 1 or not self._model else self._model
+
+        def get(path: str) -> Any:
+            try:
+                answer = httpx.get(f"{self.base_url}{path}", headers=headers, timeout=5.0)
+                return answer.json() if answer.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                return None
+
+        self.server_facts = probe_server(get, models, self._model)
+        if self.structured == "auto":
+            self.structured = self.server_facts.dialect
+            self.structured_notice = (
+                f"{self.server_facts.kind} server detected: structured output as {self.structured}"
+                if self.structured != "none" else
+                f"server kind {self.server_facts.kind}: no JSON-schema dialect known to work through this client, "
+                "so none is sent (outputs are validated and parsed tolerantly); pass --structured to choose one"
+            )  # fmt: skip
         return self.model_id
 
     async def chat(
@@ -165,10 +200,12 @@ class EndpointChat:
         response_format: dict[str, Any] | None = None,
         grammar: str | None = None,
     ) -> Completion:
+        dialect = "none" if self.structured == "auto" else self.structured  # auto before preflight: send nothing
         if grammar is not None:  # a grammar already fixes the format (it may embed JSON): send no schema with it
-            fmt, extra_body = None, grammar_fields(grammar, self.structured)
+            fmt, extra_body = None, grammar_fields(grammar, dialect)
         else:
-            fmt, extra_body = request_fields(response_format, self.structured)
+            fmt, extra_body = request_fields(response_format, dialect)
+        extra_body = self._with_template_kwargs(extra_body)
         attempt = 0
         truncations = 0
         async with self._semaphore:
@@ -211,7 +248,8 @@ class EndpointChat:
         can flip a greedy token. Re-playing the previous (cached) call restores the exact server state
         an uninterrupted run had. Best effort: the result is discarded, failures are ignored.
         """
-        fmt, extra_body = request_fields(params.get("response_format"), self.structured)
+        fmt, extra_body = request_fields(params.get("response_format"), "none" if self.structured == "auto" else self.structured)
+        extra_body = self._with_template_kwargs(extra_body)
         async with self._semaphore:
             try:
                 await self._call_once(messages, params.get("temperature", 0.0), params.get("top_p", 1.0), 1,
@@ -219,6 +257,9 @@ class EndpointChat:
             except LLMError:
                 pass  # a one-token completion is "truncated" by design; anything else shows on the real call
         self.accounting.record_prime()
+
+    def _with_template_kwargs(self, extra_body: dict[str, Any]) -> dict[str, Any]:
+        return {**extra_body, "chat_template_kwargs": self.chat_template_kwargs} if self.chat_template_kwargs else extra_body
 
     async def _call_once(
         self,
@@ -255,22 +296,36 @@ class EndpointChat:
         if not choices:
             raise TransientLLMError(f"response from {self.display_url} has no choices")
         choice = choices[0]
-        text = (choice.message.content if choice.message else None) or ""
+        message = choice.message
+        content = (message.content if message else None) or ""
+        reasoning_field = (message.get("reasoning_content") or message.get("reasoning")) if message else None
+        split = split_reasoning(content, reasoning_field if isinstance(reasoning_field, str) else None)
         finish_reason = choice.finish_reason or "stop"
         if finish_reason == "length":
+            if split.unfinished or (split.reasoning and not split.answer):
+                raise TruncatedCompletionError(
+                    f"the model was still reasoning when it reached max_tokens={max_tokens} (finish_reason=length). "
+                    "Turn thinking off (--chat-template-kwargs '{\"enable_thinking\": false}' for Qwen3) or raise "
+                    "the steps' token limits (method key max_tokens_per_step, or --max-tokens STEP=N)"
+                )
             raise TruncatedCompletionError(
                 f"the model stopped at max_tokens={max_tokens} before finishing (finish_reason=length); "
                 "raise max_tokens in the method config or shorten the input"
             )
-        if not text.strip():
-            raise TransientLLMError(f"empty completion from {self.display_url}")
+        if split.unfinished or not split.answer.strip():
+            what = "only reasoning and no answer" if split.reasoning else "an empty completion"
+            raise TransientLLMError(f"{what} from {self.display_url}")
         usage = getattr(output, "usage", None)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        details = usage.get("completion_tokens_details") if usage is not None else None
+        reported = details.get("reasoning_tokens") if isinstance(details, dict) else None
         return Completion(
-            text=text,
+            text=split.answer,
             finish_reason=finish_reason,
             usage=Usage(
                 prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                completion_tokens=completion_tokens,
+                reasoning_tokens=reasoning_token_share(completion_tokens, split, reported),
             ),
             model=str(getattr(output, "model", "") or self.model_id),
         )

@@ -37,6 +37,14 @@ class EndpointPool:
         return self.endpoints[0].model_id
 
     @property
+    def cache_identity(self) -> str:
+        return self.endpoints[0].cache_identity
+
+    @property
+    def chat_template_kwargs(self) -> dict[str, Any]:
+        return self.endpoints[0].chat_template_kwargs
+
+    @property
     def concurrency(self) -> int:
         return sum(e.concurrency for e in self.endpoints)
 

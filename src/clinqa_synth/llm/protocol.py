@@ -23,7 +23,8 @@ class Usage:
     """Token counts reported by the server for one call."""
 
     prompt_tokens: int = 0
-    completion_tokens: int = 0
+    completion_tokens: int = 0  # all generated tokens, reasoning included (what the server's time went on)
+    reasoning_tokens: int = 0  # of those, spent thinking before the answer (llm.reasoning); reported or estimated
 
 
 @dataclass(frozen=True)

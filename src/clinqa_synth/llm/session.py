@@ -46,6 +46,7 @@ class LLMSettings:
     timeout_s: float = 600.0
     max_retries: int = 6
     server_log: Path | None = None
+    chat_template_kwargs: dict[str, Any] | None = None  # e.g. {"enable_thinking": False}: sent with every request
 
 
 @dataclass
@@ -59,15 +60,22 @@ class LLMSession:
     model_id: str
     remote_allowed: bool
     server: EmbeddedServer | None = field(default=None, repr=False)
+    server_facts: dict[str, str] = field(default_factory=dict)  # ServerFacts.public(): kind and identity hash
+    notices: list[str] = field(default_factory=list)  # what the run summary should tell the user about the server
 
     def describe(self) -> dict[str, object]:
-        """Provenance safe to publish: no URL, no credentials."""
-        return {
+        """Provenance safe to publish: no URL, no credentials, no local path."""
+        description: dict[str, object] = {
             "endpoint_kind": self.endpoint_kind,
             "model": self.model_id,
             "structured_output": self.endpoint.structured,
             "allow_remote_endpoint": self.remote_allowed,
+            **self.server_facts,
         }
+        kwargs = getattr(self.endpoint, "chat_template_kwargs", None)
+        if kwargs:
+            description["chat_template_kwargs"] = kwargs
+        return description
 
 
 def default_server_log(cache_dir: Path | None = None) -> Path:
@@ -90,7 +98,7 @@ class LazyEmbeddedChat:
 
     def __init__(self, server: EmbeddedServer, *, concurrency: int, timeout_s: float, structured: str,
                  retry: RetryPolicy, accounting: Accounting, max_restarts: int = 1,
-                 poll_s: float = 0.5) -> None:  # fmt: skip
+                 poll_s: float = 0.5, chat_template_kwargs: dict[str, Any] | None = None) -> None:  # fmt: skip
         self.server = server
         self.concurrency = concurrency
         self.structured = structured
@@ -98,7 +106,8 @@ class LazyEmbeddedChat:
         self.max_restarts = max_restarts
         self.poll_s = poll_s
         self.restarts: list[str] = []  # what each restart recovered from, for the run summary
-        self._options = {"timeout_s": timeout_s, "retry": retry}
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
+        self._options = {"timeout_s": timeout_s, "retry": retry, "chat_template_kwargs": self.chat_template_kwargs}
         self._endpoint: EndpointChat | None = None
         self._generation = 0  # bumped by each restart, so concurrent callers restart once
         self._lock = asyncio.Lock()
@@ -190,6 +199,7 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
             lazy = LazyEmbeddedChat(
                 server, concurrency=concurrency, timeout_s=settings.timeout_s, structured=structured,
                 retry=RetryPolicy(max_retries=settings.max_retries), accounting=accounting,
+                chat_template_kwargs=settings.chat_template_kwargs,
             )  # fmt: skip
             cache = CompletionCache(settings.cache_dir) if settings.use_cache else None
             # One request at a time reusing the previous prompt's KV prefix (llama-cpp-python; llama-server with
@@ -198,11 +208,13 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
             chat = CachedChat(lazy, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting,
                               prime_prefix=prime)  # fmt: skip
             yield LLMSession(chat=chat, endpoint=lazy, accounting=accounting, endpoint_kind=kind,
-                             model_id=lazy.model_id, remote_allowed=False, server=server)  # fmt: skip
+                             model_id=lazy.model_id, remote_allowed=False, server=server,
+                             server_facts={"server": f"embedded {server.runtime}",
+                                           "server_identity": lazy.model_id})  # fmt: skip
             if cache is not None:
                 cache.close()
             return
-        structured = "none" if settings.structured == "auto" else settings.structured
+        structured = settings.structured  # "auto": each endpoint's preflight picks its server's dialect
         kind = "external OpenAI-compatible endpoint" + (f" pool of {len(urls)}" if len(urls) > 1 else "")
         endpoints = [
             EndpointChat(
@@ -216,16 +228,24 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
                 structured=structured,
                 allow_remote=settings.allow_remote_endpoint,
                 accounting=accounting,
+                chat_template_kwargs=settings.chat_template_kwargs,
             )
             for url in urls
         ]
         for endpoint_chat in endpoints:
             endpoint_chat.preflight()
-        models = {e.model_id for e in endpoints}
+        models = {e.cache_identity for e in endpoints}
         if len(models) > 1:
             from clinqa_synth.llm.protocol import FatalLLMError
 
-            raise FatalLLMError(f"the endpoints serve different models ({', '.join(sorted(models))}); a pool needs one model")
+            raise FatalLLMError(f"the endpoints serve different models or checkpoints ({', '.join(sorted(models))}); "
+                                "a pool needs one model")
+        facts = endpoints[0].server_facts
+        notices = [n for n in {e.structured_notice for e in endpoints} if n]
+        if not facts.fingerprint:
+            notices.append(f"server identity: the {facts.kind} server reports nothing beyond the served name "
+                           f"{endpoints[0].model_id!r}, so cached completions are keyed by that name only — after "
+                           "swapping the checkpoint behind it, run with --refresh or another --cache-dir")
         endpoint: EndpointChat | EndpointPool = endpoints[0] if len(endpoints) == 1 else EndpointPool(endpoints)
         cache = CompletionCache(settings.cache_dir) if settings.use_cache else None
         chat = CachedChat(endpoint, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting)
@@ -237,6 +257,8 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
             model_id=endpoint.model_id,
             remote_allowed=settings.allow_remote_endpoint,
             server=server,
+            server_facts=facts.public(),
+            notices=notices,
         )
         if cache is not None:
             cache.close()

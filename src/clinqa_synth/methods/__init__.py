@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from clinqa_synth.errors import ClinqaError
 
 DEFAULT_PREFIXES = ("is", "does", "has", "which", "what", "how", "where")
+# The LLM calls of a document, by step; each has a token limit (`max_tokens_per_step`).
+Step = Literal["summary", "questions", "answers", "requote", "verify", "harden"]
+# The limits of the short steps: a verification answer is one quotation, a hardened question one sentence.
+SHORT_STEP_MAX_TOKENS = {"verify": 160, "harden": 96}
 
 
 class MethodError(ClinqaError):
@@ -52,6 +56,13 @@ class MethodConfig(BaseModel):
     temperature_end: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(default=1024, ge=16)
+    # Per-step limits over max_tokens (and over the short steps' own limits, verify 160 and harden 96). A thinking
+    # model (Qwen3, R1 distills) spends hundreds of tokens before answering: give it room here or turn thinking off
+    # with --chat-template-kwargs; a call that ends at its limit is a failed call, never data.
+    max_tokens_per_step: dict[Step, int] = Field(default_factory=dict)
+    # The lowest similarity (0-100) at which a paraphrased answer may be placed on the section's words
+    # (pipeline.spans; the clinical guards apply at any value). Lower places more paraphrases, and more wrong ones.
+    fuzzy_threshold: float = Field(default=90.0, ge=50.0, le=100.0)
     seed: int = 0
     # One follow-up call per section for answers that paraphrased instead of quoting (see pipeline.steps._requote).
     # Off by default (= the paper's pipeline): measured on the 1.5B model it added pairs per document but cost more
@@ -98,6 +109,10 @@ class MethodConfig(BaseModel):
             return self.temperature
         fraction = min(1.0, max(0.0, index / (total - 1)))  # clamped: never past the end value
         return self.temperature + (self.temperature_end - self.temperature) * fraction
+
+    def tokens_for(self, step: Step) -> int:
+        """The token limit of one step's calls."""
+        return self.max_tokens_per_step.get(step) or SHORT_STEP_MAX_TOKENS.get(step, self.max_tokens)
 
     def for_kind(self, kind: str) -> KindDefaults:
         return self.radiology if kind == "radiology" else self.clinical_record

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import itertools
+import re
 import statistics
 import time
 from collections import Counter
@@ -23,6 +25,7 @@ from clinqa_synth.errors import ClinqaError
 from clinqa_synth.llm.protocol import ChatClient
 from clinqa_synth.methods import MethodConfig, load_method
 from clinqa_synth.pipeline.driver import RunOptions, run_documents
+from clinqa_synth.pipeline.estimate import ESTIMATE_AFTER_DOCUMENTS, describe, project
 from clinqa_synth.pipeline.prompts import PromptSet
 from clinqa_synth.pipeline.steps import FUNNEL_STEPS, DocumentResult
 from clinqa_synth.text import words
@@ -31,6 +34,14 @@ DocumentSource = str | Path | Iterable[Document] | Iterable[str]
 # Part of every cache key; bump when the meaning of a cached completion changes (not for prompt edits:
 # the rendered prompt text is itself in the key, so edited prompts miss the cache by construction).
 CACHE_PROTOCOL_VERSION = "1"
+CONFIG_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+\-]{0,99}$")
+
+
+def check_config_name(name: str) -> str:
+    """A config name is a folder name and a `load_dataset` config: letters, digits and _ . @ + - only."""
+    if not CONFIG_NAME.match(name) or ".." in name:
+        raise ClinqaError(f"config name {name!r}: use letters, digits and _ . @ + - (e.g. nooverlap_summary@llama-3.1-70b)")
+    return name
 
 
 @dataclass
@@ -56,6 +67,9 @@ class RunSummary:
     answer_words: list[int] = field(default_factory=list)  # of kept answerable pairs
     hardening: Counter = field(default_factory=Counter)  # questions hardened, kept hardened, fallbacks, rounds
     method: MethodConfig | None = None  # whose difficulty targets the run is measured against
+    notices: list[str] = field(default_factory=list)  # what the LLM session found out about the server
+    whole_input: int = 0  # documents in the input (this shard), whatever --limit processed
+    estimate: dict[str, Any] = field(default_factory=dict)  # projected cost of the whole input (pipeline.estimate)
 
     def difficulty(self) -> dict[str, float | None]:
         """Measured, not hoped for: overlap of kept questions with their section/source, kept answer lengths."""
@@ -164,6 +178,12 @@ async def _drive(documents: Iterable[Document], method: MethodConfig, chat: Chat
         if result.error and options.fail_fast:
             raise ClinqaError(f"document {result.document_id} failed ({result.error}); stopping because of --fail-fast")
         summary.add(result)
+        usage = getattr(chat, "accounting", None)
+        if summary.documents == min(ESTIMATE_AFTER_DOCUMENTS, total or 1) and usage is not None:
+            summary.estimate = project(summary.documents, summary.whole_input or total or summary.documents,
+                                       usage.summary(), usage.elapsed_s)  # fmt: skip
+            if progress is not None:
+                progress.console.print(describe(summary.estimate))
         if stage is not None and result.records:
             stage.add(result.records, split_for(result.document_id, validation_fraction))
         if progress is not None:
@@ -190,13 +210,28 @@ def generate_to_folder(
     shard: tuple[int, int] | None = None,
     show_progress: bool = True,
     llm_description: dict[str, Any] | None = None,
+    max_tokens_per_step: dict[str, int] | None = None,
+    name: str | None = None,
+    limit: int | None = None,
+    credentialed: bool = False,
 ) -> RunSummary:
-    """Generate one config from `source` into the dataset folder `out` (atomically) and rewrite its card."""
+    """Generate one config from `source` into the dataset folder `out` (atomically) and rewrite its card.
+
+    `name` is the config's name in the folder (default: the method's), so runs of one method with several
+    generator models sit side by side (`nooverlap_summary@llama-3.1-70b`). `limit` keeps the first N documents (a
+    pilot run; the cost estimate still projects the whole input). `credentialed` marks the folder as holding
+    notes under a data-use agreement, for good. `max_tokens_per_step` overrides the method's token limits.
+    """
     from clinqa_synth.dataset.card import write_card
     from clinqa_synth.dataset.folder import DatasetFolder
     from clinqa_synth.llm.session import LLMSettings, open_llm
 
     method = load_method(config, methods_dir)
+    name = check_config_name(name or method.name)
+    if limit is not None and limit < 1:
+        raise ClinqaError(f"--limit {limit}: give a number of documents >= 1")
+    if max_tokens_per_step:
+        method = method.model_copy(update={"max_tokens_per_step": {**method.max_tokens_per_step, **max_tokens_per_step}})
     if not 0.0 <= validation_fraction < 1.0:
         raise ClinqaError("--validation-fraction must be in [0, 1)")
     reader_options = reader_options or {}
@@ -209,22 +244,29 @@ def generate_to_folder(
         total = len(range(shard[0], total, shard[1]))
     if total == 0:
         raise ClinqaError("no documents to process" + (f" in shard {shard[0]}/{shard[1]}" if shard else ""))
+    whole_input = total  # what the cost estimate projects to, also in a --limit pilot run
+    total = min(total, limit) if limit else total
     prompt_sets: dict[str, PromptSet] = {k: PromptSet(k, prompts_dir) for k in KINDS}
     for prompts in prompt_sets.values():
         prompts.validate()
-    summary = RunSummary(config=config, out=str(folder.root), method=method)
+    summary = RunSummary(config=name, out=str(folder.root), method=method, whole_input=whole_input)
     used_kinds: set[str] = set()
-    credentialed = False
+    credentialed = credentialed or folder.credentialed
+    if credentialed:
+        folder.mark_credentialed("--credentialed" if not folder.credentialed else "earlier run")
 
     def documents() -> Iterator[Document]:
         nonlocal credentialed
-        for document in shard_filter(_as_documents(source, kind=kind, reader_options=reader_options), shard):
-            credentialed = credentialed or document.credentialed
+        selected = shard_filter(_as_documents(source, kind=kind, reader_options=reader_options), shard)
+        for document in itertools.islice(selected, total):
+            if document.credentialed and not credentialed:
+                credentialed = True
+                folder.mark_credentialed(f"credentialed source {document.source or document.id}")
             used_kinds.add(document.kind)
             yield document
 
     started = time.perf_counter()
-    stage = folder.stage(config)
+    stage = folder.stage(name)
     try:
         progress = _progress() if show_progress else None
 
@@ -252,6 +294,7 @@ def generate_to_folder(
                 run(session.chat, session.endpoint.concurrency, session.model_id)
                 description = session.describe()
                 usage = session.accounting.summary()
+                summary.notices = list(session.notices)
         summary.llm_usage = usage
         if summary.documents and sum(summary.failed.values()) == summary.documents:
             reasons = "; ".join(f"{reason}: {n}" for reason, n in summary.failed.items())
@@ -261,8 +304,10 @@ def generate_to_folder(
                 "Completed LLM calls are cached: fix the cause and re-run the same command."
             )
         summary.wall_s = round(time.perf_counter() - started, 2)
+        summary.estimate = project(summary.documents, whole_input, summary.llm_usage, summary.wall_s)
         generation = generation_record(method, summary, description, {k: prompt_sets[k] for k in sorted(used_kinds)},
-                                       credentialed, license_id, validation_fraction, shard)  # fmt: skip
+                                       credentialed, license_id, validation_fraction, shard,
+                                       previous=folder.configs().get(name))  # fmt: skip
         stage.commit(generation)
         summary.splits = dict(stage.counts)
     except BaseException:
@@ -292,10 +337,12 @@ def _progress() -> Any:
 
 def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, Any], prompt_sets: dict[str, PromptSet],
                        credentialed: bool, license_id: str, validation_fraction: float,
-                       shard: tuple[int, int] | None) -> dict[str, Any]:  # fmt: skip
+                       shard: tuple[int, int] | None, previous: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The config's generation.json: everything about how its rows were made (the card is rendered from it)."""
     kinds = sorted(prompt_sets) or ["radiology", "clinical_record"]
+    created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return {
-        "config": method.name,
+        "config": summary.config,
         "method": method.model_dump(mode="json"),
         "llm": llm,
         "prompt_version": "+".join(prompt_sets[k].version for k in sorted(prompt_sets)) or "none",
@@ -314,6 +361,9 @@ def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, 
         "hardening": dict(summary.hardening),
         "unanswerable": summary.unanswerable,
         "llm_usage": summary.llm_usage,
+        "production": production_cost(summary, previous, created),
+        "estimate": summary.estimate,
+        "input_documents": summary.whole_input,
         "completion_tokens_by_step": dict(summary.completion_tokens),
         "wall_s": summary.wall_s,
         "credentialed": credentialed,
@@ -321,8 +371,29 @@ def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, 
         "validation_fraction": validation_fraction,
         "shard": list(shard) if shard else None,
         "package_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "created": created,
     }
+
+
+def production_cost(summary: RunSummary, previous: dict[str, Any] | None, created: str) -> dict[str, Any]:
+    """What producing these rows cost, which a re-run served from the cache must not overwrite with zeros.
+
+    A run that reached the server is the producing run. A run served wholly from the cache keeps the producing run
+    of the same config in this folder when there is one; otherwise (a cache filled elsewhere) the tokens the cached
+    completions cost when they were generated, without a wall time (unknown here).
+    """
+    usage = summary.llm_usage
+    if usage.get("calls", 0) > 0:
+        return {"calls": usage.get("calls", 0) + usage.get("cache_hits", 0), "cache_hits": usage.get("cache_hits", 0),
+                "prompt_tokens": usage.get("prompt_tokens", 0) + usage.get("cached_prompt_tokens", 0),
+                "completion_tokens": usage.get("completion_tokens", 0) + usage.get("cached_completion_tokens", 0),
+                "reasoning_tokens": usage.get("reasoning_tokens", 0), "wall_s": summary.wall_s, "created": created}  # fmt: skip
+    if previous and previous.get("production"):
+        return previous["production"]
+    return {"calls": usage.get("cache_hits", 0), "cache_hits": usage.get("cache_hits", 0),
+            "prompt_tokens": usage.get("cached_prompt_tokens", 0),
+            "completion_tokens": usage.get("cached_completion_tokens", 0), "reasoning_tokens": 0, "wall_s": None,
+            "created": None, "note": "every completion came from a cache filled by an earlier run"}  # fmt: skip
 
 
 def generate(documents: DocumentSource, config: str = "nooverlap_summary", chat: ChatClient | None = None, *,

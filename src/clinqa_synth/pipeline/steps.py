@@ -23,7 +23,7 @@ from clinqa_synth.llm.protocol import (
     TransientLLMError,
     TruncatedCompletionError,
 )
-from clinqa_synth.methods import MethodConfig
+from clinqa_synth.methods import MethodConfig, Step
 from clinqa_synth.pipeline.parsing import (
     SummaryError,
     is_unanswerable,
@@ -46,7 +46,7 @@ from clinqa_synth.pipeline.answer_checks import (
     without_layout,
 )
 from clinqa_synth.pipeline.spans import Span, align_answer, place_answer
-from clinqa_synth.pipeline.verification import VERIFY_MAX_TOKENS, Verdict, judge
+from clinqa_synth.pipeline.verification import Verdict, judge
 from clinqa_synth.text import question_context_overlap
 
 ANSWER_SCHEMA: dict[str, Any] = {
@@ -64,7 +64,6 @@ ANSWER_SCHEMA: dict[str, Any] = {
     "required": ["answers"],
 }
 FORMAT_RETRIES = 2
-HARDEN_MAX_TOKENS = 96  # one rewritten question
 # The yield funnel, defined once for the run summary, generation.json, the card and the report. Per section: each
 # parsed question is answered (or dropped before answering), placed, verified when the method verifies, kept.
 FUNNEL_STEPS = ("asked", "parsed", "answered", "placed", "verified", "kept")
@@ -135,6 +134,7 @@ async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, me
         completion = await _ask(
             chat, prompt, method, temperature=method.temperature if attempt == 0 else 0.3,
             seed=method.seed + attempt, response_format=prompts.schema, tag=f"{document.id}/summary",
+            max_tokens=method.tokens_for("summary"),
         )  # fmt: skip
         if tokens is not None:
             tokens["summary"] += completion.usage.completion_tokens
@@ -156,7 +156,7 @@ async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, 
     for attempt in range(FORMAT_RETRIES + 1):
         completion = await _ask(
             chat, prompt, method, temperature=temperature if attempt == 0 else max(temperature, 0.3),
-            seed=method.seed + attempt, tag=tag,
+            seed=method.seed + attempt, tag=tag, max_tokens=method.tokens_for("questions"),
         )  # fmt: skip
         if tokens is not None:
             tokens["questions"] += completion.usage.completion_tokens
@@ -167,13 +167,13 @@ async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, 
 
 
 async def _answer_call(chat: ChatClient, prompt: str, method: MethodConfig, count: int, result: DocumentResult,
-                       step: str, tag: str, grammar: str | None = None) -> list:  # fmt: skip
+                       step: Step, tag: str, grammar: str | None = None) -> list:  # fmt: skip
     """One answers call (JSON schema, or the span grammar, where supported), retried when nothing parses."""
     answers: list = []
     for attempt in range(FORMAT_RETRIES + 1):
         completion = await _ask(
             chat, prompt, method, temperature=0.0 if attempt == 0 else 0.3, seed=method.seed + attempt,
-            response_format=ANSWER_SCHEMA, tag=tag, grammar=grammar,
+            response_format=ANSWER_SCHEMA, tag=tag, grammar=grammar, max_tokens=method.tokens_for(step),
         )  # fmt: skip
         result.completion_tokens[step] += completion.usage.completion_tokens
         answers = parse_answers(completion.text, count)
@@ -211,7 +211,7 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
         if is_unanswerable(item.answer):
             recovered[number] = (item.answer, None, "requote_unanswerable")
         elif not is_yes_no(item.answer):
-            span = align_answer(item.answer, section.text, questions[number - 1])
+            span = align_answer(item.answer, section.text, questions[number - 1], fuzzy_threshold=method.fuzzy_threshold)
             span = _tidy(method, span, section.text) if span is not None else None
             if span is not None and _check_answer(method, questions[number - 1], span, section.text):
                 continue  # stays unplaceable: the recovered quote fails the same checks as a first answer
@@ -229,7 +229,7 @@ async def _harden(chat: ChatClient, prompts: PromptSet, method: MethodConfig, qu
         prompt = prompts.render("harden", question=best, avoid_words=avoid)
         try:  # a later round samples a little: the same prompt at temperature 0 would repeat itself
             completion = await _ask(chat, prompt, method, temperature=0.0 if rounds == 0 else 0.7,
-                                    seed=method.seed + rounds, tag=tag, max_tokens=HARDEN_MAX_TOKENS)  # fmt: skip
+                                    seed=method.seed + rounds, tag=tag, max_tokens=method.tokens_for("harden"))  # fmt: skip
         except (TransientLLMError, TruncatedCompletionError):
             break  # optional step: the easy question stays
         rounds += 1
@@ -248,7 +248,7 @@ async def _verify(chat: ChatClient, prompts: PromptSet, method: MethodConfig, se
     prompt = prompts.render("verify", section_text=section.text, question=question)
     try:
         completion = await _ask(chat, prompt, method, temperature=0.0, seed=method.seed, tag=tag,
-                                max_tokens=VERIFY_MAX_TOKENS, grammar=grammar)  # fmt: skip
+                                max_tokens=method.tokens_for("verify"), grammar=grammar)  # fmt: skip
     except (TransientLLMError, TruncatedCompletionError):
         return None
     result.completion_tokens["verify"] += completion.usage.completion_tokens
@@ -256,7 +256,7 @@ async def _verify(chat: ChatClient, prompts: PromptSet, method: MethodConfig, se
     if not record["is_impossible"]:
         (text,), (start,) = record["answers"]["text"], record["answers"]["answer_start"]
         first = Span(start, start + len(text), text, "exact")
-    return judge(first, completion.text, section.text, question)
+    return judge(first, completion.text, section.text, question, fuzzy_threshold=method.fuzzy_threshold)
 
 
 async def _keep(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any,
@@ -384,7 +384,8 @@ async def process_document(
                 placed[number] = (answer, verbatim, verbatim.match) if verbatim else (answer, None, "unanswerable")
             elif is_yes_no(answer):
                 result.drops["yes_no"] += 1
-            elif (placement := place_answer(answer, section.text, question)).span is not None:
+            elif (placement := place_answer(answer, section.text, question,
+                                            fuzzy_threshold=method.fuzzy_threshold)).span is not None:  # fmt: skip
                 span = _tidy(method, placement.span, section.text)
                 if problem := _check_answer(method, question, span, section.text):
                     result.drops[problem] += 1

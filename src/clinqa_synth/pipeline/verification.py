@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from clinqa_synth.pipeline.parsing import is_unanswerable, is_yes_no
 from clinqa_synth.pipeline.spans import Span, place_answer
 
-VERIFY_MAX_TOKENS = 160
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -45,7 +43,8 @@ def _clean(answer: str) -> str:
     return text
 
 
-def judge(first: Span | None, verifier_answer: str, section_text: str, question: str) -> Verdict:
+def judge(first: Span | None, verifier_answer: str, section_text: str, question: str, *,
+          fuzzy_threshold: float = 90.0) -> Verdict:  # fmt: skip
     """Compare the verifier's answer with the pair's span (None: the pair says unanswerable)."""
     answer = _clean(verifier_answer)
     if not answer or is_unanswerable(answer):  # unless it is a verbatim quote ("None" in "Comparison: None.")
@@ -53,7 +52,8 @@ def judge(first: Span | None, verifier_answer: str, section_text: str, question:
         if placed is None:
             return Verdict(answer, None, None if first is None else "verify_unanswerable")
     else:
-        placed = None if is_yes_no(answer) else place_answer(answer, section_text, question).span
+        placed = None if is_yes_no(answer) else place_answer(answer, section_text, question,
+                                                              fuzzy_threshold=fuzzy_threshold).span  # fmt: skip
     if first is None:
         return Verdict(answer, placed, "verify_answerable" if placed is not None else "verify_unplaced")
     if placed is None:
