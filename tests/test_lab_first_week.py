@@ -207,3 +207,34 @@ def test_a_cached_rerun_keeps_the_cost_of_producing_the_rows(llm_server, notes: 
     other = json.loads((tmp_path / "other" / "direct" / "generation.json").read_text())["production"]
     assert other["completion_tokens"] == first["production"]["completion_tokens"] and other["wall_s"] is None
     shutil.rmtree(tmp_path / "other")
+
+
+def test_a_config_carries_its_recipe_and_reruns_from_it(tmp_path: Path) -> None:
+    prompts = tmp_path / "my-prompts" / "clinical_record"
+    prompts.mkdir(parents=True)
+    from clinqa_synth.pipeline.prompts import builtin_prompts_dir
+
+    edited = (builtin_prompts_dir() / "clinical_record" / "questions.j2").read_text() + "\nAsk like a cardiologist."
+    (prompts / "questions.j2").write_text(edited)
+    out = tmp_path / "out"
+    generate_scripted(out, "gen-a", prompts_dir=tmp_path / "my-prompts", max_tokens_per_step={"verify": 2048})
+    recipe = out / "direct" / "recipe"
+    assert (recipe / "prompts" / "clinical_record" / "questions.j2").read_text() == edited
+    assert (recipe / "prompts" / "schemas" / "radiology.json").is_file()
+    method = yaml.safe_load((recipe / "method.yaml").read_text())
+    assert method["max_tokens_per_step"] == {"verify": 2048} and method["name"] == "direct"
+    assert "direct/recipe/method.yaml" in plan_push(out, "org/name").files
+    generation = json.loads((out / "direct" / "generation.json").read_text())
+
+    from clinqa_synth.dataset.recipe import read_recipe
+
+    method_file, prompts_dir, name = read_recipe(out / "direct")
+    again = tmp_path / "again"
+    texts = [row[-1] for row in MIMIC_ROWS[:2]]
+    generate_to_folder(texts, config=str(method_file), out=again, chat=ScriptedModel("gen-a"), kind="clinical_record",
+                       prompts_dir=prompts_dir, name=name, show_progress=False)  # fmt: skip
+    rerun = json.loads((again / "direct" / "generation.json").read_text())
+    assert rerun["prompt_files"] == generation["prompt_files"] and rerun["method"] == generation["method"]
+    with pytest.raises(ClinqaError, match="no recipe/method.yaml"):
+        read_recipe(tmp_path)
+    assert main(["generate", "--recipe", str(out / "direct"), "--config", "direct", "--input", "x"]) == 2

@@ -245,6 +245,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         raise ClinqaError("pass --input PATH (folder, .jsonl/.csv/.parquet, SQuAD/RadQA JSON, HF dataset) or --sample")
     configs = [c.strip() for c in ",".join(args.config or ["nooverlap_summary"]).split(",") if c.strip()]
+    if args.recipe:
+        from clinqa_synth.dataset.recipe import read_recipe
+
+        if args.config or args.prompts or args.methods_dir:
+            raise ClinqaError("--recipe fixes the method and the prompts; leave out --config, --prompts and --methods-dir")
+        from clinqa_synth.methods import load_method_file
+
+        method_file, args.prompts, recipe_name = read_recipe(args.recipe)
+        configs = [str(method_file)]
+        recipe_method = load_method_file(method_file).name
+        args.name = args.name or recipe_name
     settings = llm_settings(args)
     from clinqa_synth.documents.readers import parse_where
 
@@ -255,7 +266,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                           "e.g. --name '{method}@llama-3.1-70b'")  # fmt: skip
     names = []
     for config in configs:
-        name = args.name.replace("{method}", Path(config).stem) if args.name else None
+        name = args.name.replace("{method}", recipe_method if args.recipe else Path(config).stem) if args.name else None
         summary = generate_to_folder(
             source, config=config, out=args.out, llm=settings, kind=args.kind, reader_options=reader_options,
             validation_fraction=args.validation_fraction, max_section_chars=args.max_section_chars,
@@ -490,6 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "repeated (default nooverlap_summary): direct, temp_anneal, prefix, nooverlap, summary, "
                         "nooverlap_summary, prefix_summary, or your own")
     method.add_argument("--methods-dir", type=Path, help="folder with your own method YAML files")
+    method.add_argument("--recipe", type=Path, metavar="OUT/CONFIG", help="re-run exactly the recipe (method as run, "
+                        "prompts, schemas) stored in a generated config folder, on these documents")
     method.add_argument("--prompts", type=Path, help="folder overriding prompt files (<kind>/<step>.j2)")
     method.add_argument("--max-tokens", type=_step_tokens, action="append", default=[], metavar="STEP=N",
                         help="token limit of one step's calls over the method's max_tokens_per_step (repeatable; "

@@ -7,6 +7,7 @@ and the card is recomputed from the merged files.
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,9 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
                                     "overlap. Merge only the folders of one `--shard i/n` series."
                                 )
                         stage.add(rows, split)
+            recipe = parts[0][0].root / config / "recipe"
+            if recipe.is_dir():  # shards of one series ran one recipe
+                shutil.copytree(recipe, stage.dir / "recipe")
             stage.commit(_combine([g for _, g in parts]))
         except BaseException:
             stage.abort()

@@ -15,7 +15,8 @@ from pathlib import Path
 from clinqa_synth.dataset.folder import DatasetFolder
 from clinqa_synth.errors import ClinqaError
 
-UPLOAD_PATTERNS = ["README.md", "*/*.parquet", "*/generation.json", "*/audit.json", "report/*.md", "report/*.png"]
+UPLOAD_PATTERNS = ["README.md", "*/*.parquet", "*/generation.json", "*/audit.json", "*/recipe/*", "report/*.md",
+                   "report/*.png"]  # fmt: skip
 
 
 class PushRefused(ClinqaError):

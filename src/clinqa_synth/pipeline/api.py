@@ -224,6 +224,7 @@ def generate_to_folder(
     """
     from clinqa_synth.dataset.card import write_card
     from clinqa_synth.dataset.folder import DatasetFolder
+    from clinqa_synth.dataset.recipe import write_recipe
     from clinqa_synth.llm.session import LLMSettings, open_llm
 
     method = load_method(config, methods_dir)
@@ -308,6 +309,7 @@ def generate_to_folder(
         generation = generation_record(method, summary, description, {k: prompt_sets[k] for k in sorted(used_kinds)},
                                        credentialed, license_id, validation_fraction, shard,
                                        previous=folder.configs().get(name))  # fmt: skip
+        write_recipe(stage.dir, method, prompts_dir)
         stage.commit(generation)
         summary.splits = dict(stage.counts)
     except BaseException:
