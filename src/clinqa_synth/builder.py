@@ -103,7 +103,8 @@ class ClinqaSynthConfig(datasets.BuilderConfig):
 
 def model_identity(llm: LLMSettings) -> list[str]:
     """What answers the prompts: the GGUF file (name and size, as in the completion cache's key), or the
-    model each endpoint reports serving (asked with `GET /v1/models`; the URL is kept without credentials)."""
+    model each endpoint reports serving and the checkpoint identity it reports (as in the cache key; the URL is
+    kept without credentials)."""
     from clinqa_synth.llm.endpoint import EndpointChat
     from clinqa_synth.llm.models import gguf_model_id, resolve_model
     from clinqa_synth.llm.safety import redact_url
@@ -114,7 +115,10 @@ def model_identity(llm: LLMSettings) -> list[str]:
     identities = []
     for url in urls:
         endpoint = EndpointChat(url, model=llm.model, api_key=llm.api_key, allow_remote=llm.allow_remote_endpoint)
-        identities.append(f"{redact_url(url)}#{endpoint.preflight()}")
+        endpoint.preflight()
+        identities.append(f"{redact_url(url)}#{endpoint.cache_identity}")
+        if llm.chat_template_kwargs:
+            identities[-1] += "#" + json.dumps(llm.chat_template_kwargs, sort_keys=True)
     return sorted(identities)
 
 

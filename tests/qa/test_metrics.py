@@ -134,6 +134,8 @@ def test_ro_span_needs_the_predicted_span_itself_to_overlap_the_gold() -> None:
 
 
 def test_experiment_resumes_only_runs_whose_settings_and_files_are_unchanged(tmp_path, monkeypatch) -> None:
+    import json
+
     import yaml
 
     from clinqa_synth.qa import experiment
@@ -145,9 +147,15 @@ def test_experiment_resumes_only_runs_whose_settings_and_files_are_unchanged(tmp
         return {"exact": float(seed % 7), "f1": float(config.training_args.get("learning_rate", 1)), "ro": 1.0}
 
     monkeypatch.setattr(experiment, "_run_one", fake_run)
+    def qa_row(qid: str, context: str) -> str:
+        return json.dumps({"id": qid, "title": "t", "context": context, "question": "What?",
+                           "answers": {"text": [context.split()[0]], "answer_start": [0]}}) + "\n"
+
     train = tmp_path / "train.jsonl"
-    train.write_text('{"id": "a"}\n')
-    config = {"output_dir": str(tmp_path / "runs"), "validation_file": str(train), "test_file": str(train),
+    train.write_text(qa_row("a", "Alpha training context."))
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(qa_row("d", "Delta held-out context."))
+    config = {"output_dir": str(tmp_path / "runs"), "validation_file": str(dev), "test_file": str(dev),
               "model_name_or_path": "m", "seeds": [1, 2], "training_sets": [{"name": "s", "train_file": str(train)}]}
     path = tmp_path / "experiment.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -159,6 +167,6 @@ def test_experiment_resumes_only_runs_whose_settings_and_files_are_unchanged(tmp
     result = experiment.run_experiment(path)
     assert len(trained) == 4, "changed settings retrain instead of mixing into mean ± sd"
     assert result["table"]["s"]["f1"][0] == 3e-5
-    train.write_text('{"id": "b"}\n')
+    train.write_text(qa_row("b", "Beta training context."))
     experiment.run_experiment(path)
     assert len(trained) == 6, "a regenerated training file retrains"

@@ -36,23 +36,45 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 SELECTION = {"eval_strategy": "epoch", "save_strategy": "epoch", "load_best_model_at_end": True,
              "metric_for_best_model": "f1", "save_total_limit": 1, "report_to": "none"}  # fmt: skip
 REPORTED = ("exact", "f1", "ro")
+# the splits the paper discusses, in results.md beside the headline: answerable / unanswerable gold questions, and
+# questions that share / do not share a content word with their context (RO is where synthetic data shows)
+SPLITS = (("HasAns_f1", "F1 answerable"), ("NoAns_f1", "F1 unanswerable"), ("ro_overlap", "RO overlap"),
+          ("ro_no_overlap", "RO no overlap"))  # fmt: skip
+
+
+class TrainingSource(BaseModel):
+    """One part of a training set: a clinqa-synth folder config (or Hub dataset), or a QA file."""
+
+    model_config = ConfigDict(extra="forbid")
+    dataset_name: str | None = None
+    dataset_config_name: str | None = None
+    train_file: str | None = None
 
 
 class TrainingSet(BaseModel):
+    """A named training set: one source (the keys inline) or several mixed (`mix: [...]`, e.g. synthetic + gold)."""
+
     model_config = ConfigDict(extra="forbid")
     name: str
     dataset_name: str | None = None
     dataset_config_name: str | None = None
     train_file: str | None = None
+    mix: list[TrainingSource] = []
+
+    def sources(self) -> list[TrainingSource]:
+        inline = TrainingSource(dataset_name=self.dataset_name, dataset_config_name=self.dataset_config_name,
+                                train_file=self.train_file)  # fmt: skip
+        return ([inline] if inline.dataset_name or inline.train_file else []) + list(self.mix)
 
 
 class ExperimentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     output_dir: str
     validation_file: str
-    test_file: str
+    # without a test file the checkpoint is chosen on the dev split and scored on it too (said in results.md)
+    test_file: str | None = None
     training_sets: list[TrainingSet] = Field(min_length=1)
-    model_name_or_path: str = "packaged-minilm"
+    model_name_or_path: str  # required: a silent default backbone would make every table look like MiniLM's
     preset: str = "radqa"
     seeds: list[int] = [42, 1234, 666]
     data_args: dict[str, Any] = {}
@@ -67,10 +89,50 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
         raise ClinqaError(f"cannot read experiment config {path}: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        if any(e["loc"] == ("model_name_or_path",) for e in exc.errors()):
+            problems += (" — name the backbone: model_name_or_path: packaged-minilm (the small offline encoder, for "
+                         "smoke runs) or a path / Hub id of a real one (the paper: RoBERTa-large-PM-M3-Voc)")
         raise ClinqaError(f"{path} is not a valid experiment config: {problems}") from None
     if config.preset not in PRESETS:
         raise ClinqaError(f"unknown preset {config.preset!r}; choose {', '.join(PRESETS)}")
+    for training_set in config.training_sets:
+        if not training_set.sources():
+            raise ClinqaError(f"{path}: training set {training_set.name!r} has no data: give dataset_name "
+                              "(+ dataset_config_name), train_file, or mix: [...]")  # fmt: skip
     return config
+
+
+def training_rows(training_set: TrainingSet) -> list[dict[str, Any]]:
+    """Every row of a training set's sources, in the SQuAD columns the trainer reads."""
+    from clinqa_synth.qa.gold import load_qa_dataset, load_qa_file
+
+    rows: list[dict[str, Any]] = []
+    for source in training_set.sources():
+        split = load_qa_file(source.train_file) if source.train_file else \
+            load_qa_dataset(str(source.dataset_name), source.dataset_config_name, "train")  # fmt: skip
+        rows += [{k: row[k] for k in ("id", "title", "context", "question", "answers")} for row in split]
+    return rows
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def check_leakage(rows: list[dict[str, Any]], evaluation_files: list[str], name: str) -> None:
+    """Refuse a training set whose contexts come from documents of the gold dev/test files (scores would lie)."""
+    from clinqa_synth.qa.gold import load_qa_file
+
+    held_out = {_squash(c) for file in evaluation_files for c in load_qa_file(file)["context"]}
+    for context in {_squash(r["context"]) for r in rows}:
+        if len(context) < 80:
+            continue  # a very short context ("No acute findings.") is not evidence of a shared document
+        for other in held_out:
+            if context in other or other in context:
+                raise ClinqaError(
+                    f"training set {name!r} leaks: one of its contexts ({context[:80]!r}…) is part of a document in "
+                    f"the dev/test files ({', '.join(evaluation_files)}). Generate from documents of the training "
+                    "split only."
+                )
 
 
 def _run_one(config: ExperimentConfig, training_set: TrainingSet, seed: int, out: Path) -> dict[str, float]:
@@ -80,15 +142,23 @@ def _run_one(config: ExperimentConfig, training_set: TrainingSet, seed: int, out
     from clinqa_synth.qa.run import run_qa
 
     preset = PRESETS[config.preset]
+    out.mkdir(parents=True, exist_ok=True)
+    train_file = out / "train.jsonl"  # the set's sources as one file: mixed sets train like single ones
+    with open(train_file, "w", encoding="utf-8") as handle:
+        for row in training_rows(training_set):
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     data = DataTrainingArguments(
-        dataset_name=training_set.dataset_name, dataset_config_name=training_set.dataset_config_name,
-        train_file=training_set.train_file, validation_file=config.validation_file, test_file=config.test_file,
+        train_file=str(train_file), validation_file=config.validation_file, test_file=config.test_file,
         **{**preset["data"], **config.data_args},
     )  # fmt: skip
-    training = TrainingArguments(output_dir=str(out), seed=seed, do_train=True, do_eval=True, do_predict=True,
+    has_test = config.test_file is not None
+    training = TrainingArguments(output_dir=str(out), seed=seed, do_train=True, do_eval=True, do_predict=has_test,
                                  **{**SELECTION, **preset["training"], **config.training_args})  # fmt: skip
     results = run_qa(ModelArguments(model_name_or_path=config.model_name_or_path), data, training)
-    return {key: results["predict"][f"predict_{key}"] for key in REPORTED if f"predict_{key}" in results["predict"]}
+    scores = results["predict"] if has_test else results["eval"]
+    prefix = "predict_" if has_test else "eval_"
+    wanted = REPORTED + tuple(key for key, _ in SPLITS)
+    return {key: scores[prefix + key] for key in wanted if prefix + key in scores}
 
 
 def summarize_runs(runs: dict[str, dict[int, dict[str, float]]]) -> dict[str, dict[str, tuple[float, float]]]:
@@ -96,20 +166,26 @@ def summarize_runs(runs: dict[str, dict[int, dict[str, float]]]) -> dict[str, di
     table: dict[str, dict[str, tuple[float, float]]] = {}
     for name, by_seed in runs.items():
         table[name] = {}
-        for metric in REPORTED:
+        for metric in REPORTED + tuple(key for key, _ in SPLITS):
             values = [scores[metric] for scores in by_seed.values() if metric in scores]
             if values:
                 table[name][metric] = (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
     return table
 
 
-def markdown_table(table: dict[str, dict[str, tuple[float, float]]], seeds: list[int]) -> str:
-    lines = ["| training set | EM | F1 | RO |", "|---|---:|---:|---:|"]
+def markdown_table(table: dict[str, dict[str, tuple[float, float]]], seeds: list[int], *, scored_on_dev: bool = False) -> str:
+    splits = [(key, label) for key, label in SPLITS if any(key in metrics for metrics in table.values())]
+    lines = ["| training set | EM | F1 | RO | " + " | ".join(label for _, label in splits) + " |",
+             "|---|---:|---:|---:|" + "---:|" * len(splits)]  # fmt: skip
     for name, metrics in table.items():
-        cells = [f"{metrics[m][0]:.1f} ± {metrics[m][1]:.1f}" if m in metrics else "–" for m in REPORTED]
+        cells = [f"{metrics[m][0]:.1f} ± {metrics[m][1]:.1f}" if m in metrics else "–"
+                 for m in list(REPORTED) + [key for key, _ in splits]]  # fmt: skip
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"Mean ± sd over seeds {', '.join(map(str, seeds))}; checkpoint chosen on the gold dev F1, scores on gold test.")
+    where = ("scores on the same gold dev split (no test file given: an optimistic estimate)" if scored_on_dev
+             else "scores on gold test")  # fmt: skip
+    lines.append(f"Mean ± sd over seeds {', '.join(map(str, seeds))}; checkpoint chosen on the gold dev F1, {where}. "
+                 "RO overlap / no overlap: questions that share / share no content word with their context.")
     return "\n".join(lines) + "\n"
 
 
@@ -132,7 +208,7 @@ def run_fingerprint(config: ExperimentConfig, training_set: TrainingSet, seed: i
     """
     payload = {
         "training_set": training_set.model_dump(),
-        "train_bytes": _file_digest(training_set.train_file),
+        "train_bytes": [_file_digest(s.train_file or s.dataset_name) for s in training_set.sources()],
         "validation_bytes": _file_digest(config.validation_file),
         "test_bytes": _file_digest(config.test_file),
         "seed": seed,
@@ -150,6 +226,9 @@ def run_experiment(path: str | Path) -> dict[str, Any]:
     config = load_experiment(path)
     root = Path(config.output_dir)
     root.mkdir(parents=True, exist_ok=True)
+    evaluation = [f for f in (config.validation_file, config.test_file) if f]
+    for training_set in config.training_sets:  # before any training: a leak found after hours of it is worse
+        check_leakage(training_rows(training_set), evaluation, training_set.name)
     results_path = root / "results.json"
     wanted = {(t.name, seed): run_fingerprint(config, t, seed) for t in config.training_sets for seed in config.seeds}
     runs: dict[str, dict[int, dict[str, float]]] = {}
@@ -174,5 +253,5 @@ def run_experiment(path: str | Path) -> dict[str, Any]:
             payload = {"config": config.model_dump(), "runs": runs, "fingerprints": fingerprints,
                        "table": {n: {m: list(v) for m, v in t.items()} for n, t in table.items()}}  # fmt: skip
             results_path.write_text(json.dumps(payload, indent=2))
-            (root / "results.md").write_text(markdown_table(table, config.seeds))
+            (root / "results.md").write_text(markdown_table(table, config.seeds, scored_on_dev=config.test_file is None))
     return json.loads(results_path.read_text())

@@ -1,0 +1,118 @@
+"""Report-sized passages of long articles, for running the paper's protocol on a public QA benchmark.
+
+COVID-QA's contexts are whole papers (~25k characters); the paper's documents are radiology reports and
+discharge-summary sections (~1k characters). So the protocol samples windows of the training articles — cut at
+paragraph or sentence ends, answer-bearing or not, chosen by a fixed seed — and generates from those. The gold
+questions whose answers fall inside a chosen window become the gold training set *of the same passages*, so
+synthetic and gold data are compared on the same text.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from clinqa_synth.errors import ClinqaError
+
+_BREAK = re.compile(r"\n+|(?<=[.!?])\s+(?=[A-Z(\[])")  # paragraph ends, then sentence ends
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A window `[start, end)` of one article's context."""
+
+    id: str
+    article_id: str
+    start: int
+    end: int
+    text: str
+
+
+def windows(context: str, target_chars: int) -> Iterator[tuple[int, int]]:
+    """Consecutive windows of about `target_chars`, each ending at a paragraph or sentence end (never mid-word)."""
+    ends = [m.end() for m in _BREAK.finditer(context)] + [len(context)]
+    start = 0
+    while start < len(context):
+        # the first break at or after the target length; the whole rest when none
+        end = next((e for e in ends if e - start >= target_chars), len(context))
+        if len(context) - end < target_chars // 3:  # a short tail joins this window rather than standing alone
+            end = len(context)
+        text = context[start:end]
+        lead = len(text) - len(text.lstrip())
+        tail = len(text.rstrip())
+        if tail > lead:
+            yield start + lead, start + tail
+        start = end
+
+
+def _bears_answer(paragraph: dict[str, Any], start: int, end: int) -> bool:
+    return any(start <= a["answer_start"] and a["answer_start"] + len(a["text"]) <= end
+               for qa in paragraph["qas"] for a in qa["answers"])  # fmt: skip
+
+
+def sample_passages(articles: list[dict[str, Any]], count: int, *, target_chars: int = 1200, seed: int = 0,
+                    max_per_article: int = 2, answer_bearing_share: float = 0.5) -> list[Passage]:  # fmt: skip
+    """`count` windows drawn with `seed`: `answer_bearing_share` of them hold a gold answer, the rest are drawn from
+    the windows that hold none (most windows of a paper hold none, so a plain draw would leave the gold training
+    set of the same passages nearly empty); at most `max_per_article` per article, so many papers are seen."""
+    pools: dict[bool, list[Passage]] = {True: [], False: []}
+    for article in articles:
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            article_id = str(paragraph.get("document_id") or article.get("title") or len(pools[True]) + len(pools[False]))
+            for number, (start, end) in enumerate(windows(context, target_chars)):
+                passage = Passage(f"{article_id}-w{number}", article_id, start, end, context[start:end])
+                pools[_bears_answer(paragraph, start, end)].append(passage)
+    rng = random.Random(seed)
+    chosen: list[Passage] = []
+    per_article: dict[str, int] = {}
+    wanted = {True: round(count * answer_bearing_share), False: count - round(count * answer_bearing_share)}
+    for bearing in (True, False):
+        pool = sorted(pools[bearing], key=lambda p: p.id)
+        rng.shuffle(pool)
+        taken = 0
+        for passage in pool:
+            if taken == wanted[bearing]:
+                break
+            if per_article.get(passage.article_id, 0) < max_per_article:
+                chosen.append(passage)
+                per_article[passage.article_id] = per_article.get(passage.article_id, 0) + 1
+                taken += 1
+        if taken < wanted[bearing]:
+            raise ClinqaError(f"only {taken} {'answer-bearing' if bearing else 'answer-free'} passages available "
+                              f"(asked for {wanted[bearing]}); lower the count or raise max_per_article")  # fmt: skip
+    return sorted(chosen, key=lambda p: p.id)
+
+
+def gold_for_passages(articles: list[dict[str, Any]], passages: list[Passage]) -> dict[str, Any]:
+    """SQuAD JSON of the gold questions whose answers lie wholly inside a passage, offsets re-based to it."""
+    by_article: dict[str, list[Passage]] = {}
+    for passage in passages:
+        by_article.setdefault(passage.article_id, []).append(passage)
+    data = []
+    for article in articles:
+        for paragraph in article["paragraphs"]:
+            article_id = str(paragraph.get("document_id") or article.get("title"))
+            for passage in by_article.get(article_id, []):
+                qas = []
+                for qa in paragraph["qas"]:
+                    answers = [a for a in qa["answers"]
+                               if passage.start <= a["answer_start"] and a["answer_start"] + len(a["text"]) <= passage.end]  # fmt: skip
+                    if answers and len(answers) == len(qa["answers"]):
+                        qas.append({"id": f"{qa['id']}@{passage.id}", "question": qa["question"], "is_impossible": False,
+                                    "answers": [{"text": a["text"], "answer_start": a["answer_start"] - passage.start}
+                                                for a in answers]})  # fmt: skip
+                data.append({"title": passage.id, "paragraphs": [{"context": passage.text, "document_id": passage.id,
+                                                                  "qas": qas}]})  # fmt: skip
+    return {"version": "covid-qa-passages", "data": data}
+
+
+def write_passages(path: Path, passages: list[Passage]) -> None:
+    """JSONL that `clinqa-synth generate --input` reads (`id`, `text`) and that keeps where each window came from."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for passage in passages:
+            handle.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
