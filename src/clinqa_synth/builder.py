@@ -76,7 +76,7 @@ class ClinqaSynthConfig(datasets.BuilderConfig):
 
     def fingerprint(self) -> str:
         """A short hash of method, prompts, model, documents and options (never of credentials)."""
-        from clinqa_synth.pipeline.api import CACHE_PROTOCOL_VERSION
+        from clinqa_synth.llm.cache import CACHE_PROTOCOL_VERSION
         from clinqa_synth.pipeline.prompts import PromptSet
 
         if self.documents is None:

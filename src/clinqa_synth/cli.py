@@ -14,15 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.text import Text
 
 from clinqa_synth import __version__
+from clinqa_synth.console import console
 from clinqa_synth.errors import ClinqaError
 from clinqa_synth.llm.protocol import LLMError
 from clinqa_synth.llm.structured import DIALECTS
 
-console = Console(stderr=True)
 
 
 def add_llm_arguments(parser: argparse.ArgumentParser) -> None:

@@ -27,6 +27,9 @@ from clinqa_synth.llm.protocol import ChatClient, Completion, LLMError, Message,
 CACHE_ENV_VAR = "CLINQA_SYNTH_CACHE"
 CACHE_FILE = "completions.sqlite3"
 SCHEMA_VERSION = 1
+# Part of every cache key; bump when the meaning of a cached completion changes (not for prompt edits:
+# the rendered prompt text is itself in the key, so edited prompts miss the cache by construction).
+CACHE_PROTOCOL_VERSION = "1"
 
 
 # What a cached call belongs to (e.g. "doc-17/answers/impression"), set by the pipeline driver; stored beside

@@ -22,6 +22,7 @@ from clinqa_synth.documents.model import KINDS, Document
 from clinqa_synth.documents.readers import read_documents
 from clinqa_synth.documents.sections import detect_kind, split_sections
 from clinqa_synth.errors import ClinqaError
+from clinqa_synth.llm.cache import CACHE_PROTOCOL_VERSION
 from clinqa_synth.llm.protocol import ChatClient
 from clinqa_synth.methods import MethodConfig, load_method
 from clinqa_synth.pipeline.driver import RunOptions, run_documents
@@ -31,9 +32,6 @@ from clinqa_synth.pipeline.steps import FUNNEL_STEPS, DocumentResult
 from clinqa_synth.text import words
 
 DocumentSource = str | Path | Iterable[Document] | Iterable[str]
-# Part of every cache key; bump when the meaning of a cached completion changes (not for prompt edits:
-# the rendered prompt text is itself in the key, so edited prompts miss the cache by construction).
-CACHE_PROTOCOL_VERSION = "1"
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+\-]{0,99}$")
 
 
@@ -86,10 +84,10 @@ class RunSummary:
 
     def add(self, result: DocumentResult) -> None:
         self.documents += 1
-        if result.error:
-            self.failed[result.error.split(":", 1)[0]] += 1
+        if result.failure:
+            self.failed[result.failure.reason] += 1
             if len(self.failures) < 1000:  # bounded: a 100k-document run must not grow this without limit
-                self.failures.append((result.document_id, result.error[:300]))
+                self.failures.append((result.document_id, str(result.failure)[:300]))
         self.funnel.update(result.funnel)
         self.drops.update(result.drops)
         self.placements.update(result.placements)
@@ -175,8 +173,6 @@ async def _drive(documents: Iterable[Document], method: MethodConfig, chat: Chat
     task = progress.add_task(f"[bold]{method.name}", total=total) if progress else None
     async for result in run_documents(documents, method, chat, total=total, options=options, model_id=model_id,
                                       prompt_sets=prompt_sets):  # fmt: skip
-        if result.error and options.fail_fast:
-            raise ClinqaError(f"document {result.document_id} failed ({result.error}); stopping because of --fail-fast")
         summary.add(result)
         usage = getattr(chat, "accounting", None)
         if summary.documents == min(ESTIMATE_AFTER_DOCUMENTS, total or 1) and usage is not None:
@@ -331,7 +327,7 @@ async def _closing(coro: Any, chat: ChatClient) -> None:
 def _progress() -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from clinqa_synth.cli import console
+    from clinqa_synth.console import console
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=console, transient=False)  # fmt: skip

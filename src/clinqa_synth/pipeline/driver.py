@@ -20,7 +20,7 @@ from clinqa_synth.errors import ClinqaError
 from clinqa_synth.llm.protocol import ChatClient, ContextOverflowError, FatalLLMError, LLMError
 from clinqa_synth.methods import MethodConfig
 from clinqa_synth.pipeline.prompts import PromptSet
-from clinqa_synth.pipeline.steps import DocumentResult, process_document
+from clinqa_synth.pipeline.steps import DocumentResult, Failure, process_document
 
 
 @dataclass(frozen=True)
@@ -88,20 +88,24 @@ async def run_documents(
         except FatalLLMError as exc:
             if not isinstance(exc, ContextOverflowError):
                 raise
-            error = f"context_overflow: {exc}"
+            failure = Failure("context_overflow", str(exc))
         except LLMError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        if options.fail_fast:
-            raise ClinqaError(f"document {document.id} failed ({error}); stopping because of --fail-fast")
-        return DocumentResult(document.id, error=error)
+            failure = Failure(type(exc).__name__, str(exc))
+        return DocumentResult(document.id, failure=failure)
+
+    def checked(result: DocumentResult) -> DocumentResult:
+        """--fail-fast, in one place: any failed document (LLM error or unusable output) stops the run."""
+        if result.error and options.fail_fast:
+            raise ClinqaError(f"document {result.document_id} failed ({result.error}); stopping because of --fail-fast")
+        return result
 
     try:
         for index, document in enumerate(split_long_documents(documents, options.max_section_chars)):
             window.append(asyncio.ensure_future(one(document, index)))
             if len(window) >= limit:
-                yield await window.popleft()
+                yield checked(await window.popleft())
         while window:
-            yield await window.popleft()
+            yield checked(await window.popleft())
     finally:
         for task in window:
             task.cancel()

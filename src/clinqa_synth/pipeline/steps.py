@@ -69,8 +69,23 @@ FORMAT_RETRIES = 2
 FUNNEL_STEPS = ("asked", "parsed", "answered", "placed", "verified", "kept")
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why a document produced nothing: a short `reason` (counted in summaries) and the `detail` (shown)."""
+
+    reason: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
 class DocumentFailed(Exception):
-    """A document whose steps could not produce usable output (reason in the message)."""
+    """A document whose steps could not produce usable output."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(str(Failure(reason, detail)))
+        self.failure = Failure(reason, detail)
 
 
 @dataclass
@@ -84,8 +99,13 @@ class DocumentResult:
     placements: Counter = field(default_factory=Counter)  # how placed answers matched: exact/normalized/fuzzy/unanswerable
     completion_tokens: Counter = field(default_factory=Counter)  # per step (summary/questions/answers/…), cached included
     hardening: Counter = field(default_factory=Counter)  # questions hardened, kept hardened, fallbacks, rounds
-    error: str | None = None
+    failure: Failure | None = None
     summary: dict[str, list[str]] | None = None
+
+    @property
+    def error(self) -> str | None:
+        """The failure as one line ("reason: detail"), or None when the document succeeded."""
+        return str(self.failure) if self.failure else None
 
 
 async def _ask(chat: ChatClient, prompt: str, method: MethodConfig, *, temperature: float, seed: int,
@@ -142,7 +162,7 @@ async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, me
             return parse_summary(completion.text, prompts.schema)
         except SummaryError as exc:
             last_error = str(exc)
-    raise DocumentFailed(f"summary_unparseable: {last_error}")
+    raise DocumentFailed("summary_unparseable", last_error)
 
 
 async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, prompts: PromptSet,
@@ -163,7 +183,7 @@ async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, 
         questions = parse_questions(completion.text, limit=num_questions)
         if questions:
             return questions
-    raise DocumentFailed("no_questions: the model returned no parseable question list")
+    raise DocumentFailed("no_questions", "the model returned no parseable question list")
 
 
 async def _answer_call(chat: ChatClient, prompt: str, method: MethodConfig, count: int, result: DocumentResult,
@@ -330,7 +350,7 @@ async def process_document(
             tag=f"{document.id}/questions", tokens=result.completion_tokens,
         )
     except DocumentFailed as exc:
-        result.error = str(exc)
+        result.failure = exc.failure
         return result
     harden = None
     if method.harden:  # one rewrite per question per document, shared by its sections
