@@ -70,6 +70,15 @@ FUNNEL_STEPS = ("asked", "parsed", "answered", "placed", "verified", "kept")
 
 
 @dataclass(frozen=True)
+class Placed:
+    """A model answer placed in its section: the answer as written, its span (None: unanswerable), how it matched."""
+
+    answer: str
+    span: Span | None
+    match: str
+
+
+@dataclass(frozen=True)
 class Failure:
     """Why a document produced nothing: a short `reason` (counted in summaries) and the `detail` (shown)."""
 
@@ -145,24 +154,44 @@ def uses_grammar(chat: ChatClient, method: MethodConfig) -> bool:
     return method.constrained and bool(getattr(chat, "supports_grammar", False))
 
 
+async def _ask_until_parsed(chat: ChatClient, prompt: str, method: MethodConfig, step: Step,
+                            parse: Callable[[str], Any], *, temperature: float, tag: str, tokens: Counter | None,
+                            response_format: dict[str, Any] | None = None, grammar: str | None = None) -> Any:  # fmt: skip
+    """Ask, parse, and ask again (a little sampling, another seed) while the reply is unusable.
+
+    The one retry loop of the summary, questions, answers and requote steps. `parse` returns the value, or
+    something falsy / raises ValueError when the text is unusable; after FORMAT_RETRIES more tries the last falsy
+    value (or the last ValueError) is returned to the caller, which decides what failing means for its step.
+    """
+    last: Any = None
+    for attempt in range(FORMAT_RETRIES + 1):
+        completion = await _ask(
+            chat, prompt, method, temperature=temperature if attempt == 0 else max(temperature, 0.3),
+            seed=method.seed + attempt, response_format=response_format, tag=tag, grammar=grammar,
+            max_tokens=method.tokens_for(step),
+        )  # fmt: skip
+        if tokens is not None:
+            tokens[step] += completion.usage.completion_tokens
+        try:
+            last = parse(completion.text)
+        except ValueError as exc:
+            last = exc
+            continue
+        if last:
+            return last
+    return last
+
+
 async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, method: MethodConfig,
                     tokens: Counter | None = None) -> dict[str, list[str]]:  # fmt: skip
     """Schema summary, validated and repaired; retried with a little sampling when the JSON is unusable."""
     prompt = prompts.render("summary", document=document.text)
-    last_error = ""
-    for attempt in range(FORMAT_RETRIES + 1):
-        completion = await _ask(
-            chat, prompt, method, temperature=method.temperature if attempt == 0 else 0.3,
-            seed=method.seed + attempt, response_format=prompts.schema, tag=f"{document.id}/summary",
-            max_tokens=method.tokens_for("summary"),
-        )  # fmt: skip
-        if tokens is not None:
-            tokens["summary"] += completion.usage.completion_tokens
-        try:
-            return parse_summary(completion.text, prompts.schema)
-        except SummaryError as exc:
-            last_error = str(exc)
-    raise DocumentFailed("summary_unparseable", last_error)
+    summary = await _ask_until_parsed(chat, prompt, method, "summary", lambda text: parse_summary(text, prompts.schema),
+                                      temperature=method.temperature, tag=f"{document.id}/summary", tokens=tokens,
+                                      response_format=prompts.schema)  # fmt: skip
+    if isinstance(summary, SummaryError):
+        raise DocumentFailed("summary_unparseable", str(summary))
+    return summary
 
 
 async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, prompts: PromptSet,
@@ -173,38 +202,25 @@ async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, 
         "questions", source_text=source_text, from_summary=from_summary, num_questions=num_questions,
         no_overlap=method.no_overlap, prefixes=prefixes,
     )  # fmt: skip
-    for attempt in range(FORMAT_RETRIES + 1):
-        completion = await _ask(
-            chat, prompt, method, temperature=temperature if attempt == 0 else max(temperature, 0.3),
-            seed=method.seed + attempt, tag=tag, max_tokens=method.tokens_for("questions"),
-        )  # fmt: skip
-        if tokens is not None:
-            tokens["questions"] += completion.usage.completion_tokens
-        questions = parse_questions(completion.text, limit=num_questions)
-        if questions:
-            return questions
-    raise DocumentFailed("no_questions", "the model returned no parseable question list")
+    questions = await _ask_until_parsed(chat, prompt, method, "questions",
+                                        lambda text: parse_questions(text, limit=num_questions),
+                                        temperature=temperature, tag=tag, tokens=tokens)  # fmt: skip
+    if not questions:
+        raise DocumentFailed("no_questions", "the model returned no parseable question list")
+    return questions
 
 
 async def _answer_call(chat: ChatClient, prompt: str, method: MethodConfig, count: int, result: DocumentResult,
                        step: Step, tag: str, grammar: str | None = None) -> list:  # fmt: skip
     """One answers call (JSON schema, or the span grammar, where supported), retried when nothing parses."""
-    answers: list = []
-    for attempt in range(FORMAT_RETRIES + 1):
-        completion = await _ask(
-            chat, prompt, method, temperature=0.0 if attempt == 0 else 0.3, seed=method.seed + attempt,
-            response_format=ANSWER_SCHEMA, tag=tag, grammar=grammar, max_tokens=method.tokens_for(step),
-        )  # fmt: skip
-        result.completion_tokens[step] += completion.usage.completion_tokens
-        answers = parse_answers(completion.text, count)
-        if answers:
-            break
-    return answers
+    return await _ask_until_parsed(chat, prompt, method, step, lambda text: parse_answers(text, count),
+                                   temperature=0.0, tag=tag, tokens=result.completion_tokens,
+                                   response_format=ANSWER_SCHEMA, grammar=grammar) or []  # fmt: skip
 
 
 async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any, questions: list[str],
                    unplaceable: list[tuple[int, str]], result: DocumentResult,
-                   tag: str) -> dict[int, tuple[str, Span | None, str]]:  # fmt: skip
+                   tag: str) -> dict[int, Placed]:  # fmt: skip
     """Ask once more, for the answers that paraphrased instead of quoting: the exact words, or Unanswerable.
 
     Small models often answer in their own words; the paper's exact-match rule drops those pairs and the
@@ -223,20 +239,20 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
         # cost the document its first-pass pairs; bad credentials and the like still stop the run
         result.funnel["requote_failed"] += 1
         return {}
-    recovered: dict[int, tuple[str, Span | None, str]] = {}
+    recovered: dict[int, Placed] = {}
     for item in answers:
         if not 1 <= item.number <= len(unplaceable) or not item.answer.strip():
             continue
         number = unplaceable[item.number - 1][0]
         if is_unanswerable(item.answer):
-            recovered[number] = (item.answer, None, "requote_unanswerable")
+            recovered[number] = Placed(item.answer, None, "requote_unanswerable")
         elif not is_yes_no(item.answer):
             span = align_answer(item.answer, section.text, questions[number - 1], fuzzy_threshold=method.fuzzy_threshold)
             span = _tidy(method, span, section.text) if span is not None else None
             if span is not None and _check_answer(method, questions[number - 1], span, section.text):
                 continue  # stays unplaceable: the recovered quote fails the same checks as a first answer
             if span is not None:
-                recovered[number] = (item.answer, span, f"requote_{span.match}")
+                recovered[number] = Placed(item.answer, span, f"requote_{span.match}")
     return recovered
 
 
@@ -388,8 +404,7 @@ async def process_document(
         answers = await _answer_call(chat, prompt, method, len(questions), result, "answers",
                                      f"{document.id}/answers/{section.name}", grammar=grammar)  # fmt: skip
         by_number = {a.number: a.answer for a in answers}
-        # question number → (answer, span or None for unanswerable, how it was placed); absent: not placed
-        placed: dict[int, tuple[str, Span | None, str]] = {}
+        placed: dict[int, Placed] = {}  # by question number; absent: not placed
         unplaceable: list[tuple[int, str]] = []
         refusals: dict[int, str | None] = {}
         for number, question in enumerate(questions, 1):
@@ -401,7 +416,7 @@ async def process_document(
             if is_unanswerable(answer):
                 # "None" or "Unknown" can be a real quote ("Comparison: None."): a verbatim occurrence wins
                 verbatim = place_answer(answer, section.text, question, allow_fuzzy=False).span
-                placed[number] = (answer, verbatim, verbatim.match) if verbatim else (answer, None, "unanswerable")
+                placed[number] = Placed(answer, verbatim, verbatim.match if verbatim else "unanswerable")
             elif is_yes_no(answer):
                 result.drops["yes_no"] += 1
             elif (placement := place_answer(answer, section.text, question,
@@ -411,7 +426,7 @@ async def process_document(
                     result.drops[problem] += 1
                 else:  # "constrained": the grammar admitted only spans of this section
                     how = "constrained" if grammar is not None and span.match == "exact" else span.match
-                    placed[number] = (answer, span, how)
+                    placed[number] = Placed(answer, span, how)
             else:
                 unplaceable.append((number, answer))
                 refusals[number] = placement.refused
@@ -424,7 +439,7 @@ async def process_document(
                 result.drops[f"refused_{reason}" if reason else "unplaceable"] += 1
         candidates: list[dict[str, Any]] = []
         for number in sorted(placed):
-            answer, span, match = placed[number]
+            answer, span, match = placed[number].answer, placed[number].span, placed[number].match
             result.funnel["placed"] += 1
             result.placements[match] += 1
             candidates.append(
