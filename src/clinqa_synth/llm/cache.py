@@ -9,7 +9,6 @@ user-only (0600) inside a user-only directory.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import json
 import os
@@ -22,7 +21,7 @@ from typing import Any
 from platformdirs import user_cache_dir
 
 from clinqa_synth.llm.accounting import Accounting
-from clinqa_synth.llm.protocol import ChatClient, Completion, LLMError, Message, Usage
+from clinqa_synth.llm.protocol import CallContext, ChatClient, Completion, LLMError, Message, Usage
 
 CACHE_ENV_VAR = "CLINQA_SYNTH_CACHE"
 CACHE_FILE = "completions.sqlite3"
@@ -31,12 +30,6 @@ SCHEMA_VERSION = 1
 # the rendered prompt text is itself in the key, so edited prompts miss the cache by construction).
 CACHE_PROTOCOL_VERSION = "1"
 
-
-# What a cached call belongs to (e.g. "doc-17/answers/impression"), set by the pipeline driver; stored beside
-# the completion so a user (or a test) can see which document's work is already done.
-CALL_TAG: contextvars.ContextVar[str] = contextvars.ContextVar("clinqa_synth_call_tag", default="")
-# The document whose calls are being made (set once per document task); prefix priming works per document.
-CALL_DOCUMENT: contextvars.ContextVar[str] = contextvars.ContextVar("clinqa_synth_call_document", default="")
 
 
 class CacheCorruptError(LLMError):
@@ -193,6 +186,8 @@ class CachedChat:
     def model_id(self) -> str:
         return self.inner.model_id
 
+    takes_call_context = True  # the pipeline passes `call=` only to clients that say so (user clients may not take it)
+
     @property
     def identity(self) -> str:
         """The model part of the key: the checkpoint identity the server reported when it reported one."""
@@ -220,7 +215,10 @@ class CachedChat:
         seed: int | None = None,
         response_format: dict[str, Any] | None = None,
         grammar: str | None = None,
+        call: CallContext | None = None,
     ) -> Completion:
+        """A completion from the cache or the server; `call` says which document and step it is for."""
+        call = call or CallContext()
         params: dict[str, Any] = {
             "temperature": temperature,
             "top_p": top_p,
@@ -235,13 +233,13 @@ class CachedChat:
             hit = self.cache.get(key)
             if hit is not None:
                 self.accounting.record_cache_hit(hit)
-                self._unseen = (CALL_DOCUMENT.get(), messages, params)
+                self._unseen = (call.document, messages, params)
                 return hit
         unseen, self._unseen = self._unseen, None
-        if self.prime_prefix and unseen is not None and unseen[0] and unseen[0] == CALL_DOCUMENT.get():
+        if self.prime_prefix and unseen is not None and unseen[0] and unseen[0] == call.document:
             await self.inner.prime(unseen[1], **unseen[2])  # type: ignore[attr-defined]
         completion = await self.inner.chat(messages, **params)
         if self.cache is not None:
-            self.cache.put(key, completion, CALL_TAG.get())
+            self.cache.put(key, completion, call.tag)
         return completion
 

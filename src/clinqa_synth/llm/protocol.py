@@ -7,7 +7,7 @@ is invisible to it. Keeping this surface tiny is what lets the pipeline stay pur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
 
@@ -37,6 +37,25 @@ class Completion:
     model: str = ""
     cached: bool = False
     latency_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Which document and step a call belongs to, passed explicitly with the call (no hidden state).
+
+    The cache stores `tag` beside each completion (so a user, or a test, sees which document's work is done) and
+    uses `document` for prefix priming after a resume, which works per document.
+    """
+
+    document: str = ""
+    step: str = ""
+
+    def at(self, step: str) -> "CallContext":
+        return replace(self, step=step)
+
+    @property
+    def tag(self) -> str:
+        return f"{self.document}/{self.step}" if self.step else self.document
 
 
 @runtime_checkable

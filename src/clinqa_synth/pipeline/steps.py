@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clinqa_synth.documents.model import Document
-from clinqa_synth.llm.cache import CALL_DOCUMENT, CALL_TAG
 from clinqa_synth.llm.protocol import (
+    CallContext,
     ChatClient,
     Completion,
     ContextOverflowError,
@@ -118,11 +118,11 @@ class DocumentResult:
 
 
 async def _ask(chat: ChatClient, prompt: str, method: MethodConfig, *, temperature: float, seed: int,
-               response_format: dict[str, Any] | None = None, tag: str = "",
+               response_format: dict[str, Any] | None = None, call: CallContext | None = None,
                max_tokens: int | None = None, grammar: str | None = None) -> Completion:  # fmt: skip
-    if tag:
-        CALL_TAG.set(tag)
-    extra = {"grammar": grammar} if grammar is not None else {}  # only clients that support_grammar get one
+    extra: dict[str, Any] = {"grammar": grammar} if grammar is not None else {}  # only clients that support grammars
+    if call is not None and getattr(chat, "takes_call_context", False):
+        extra["call"] = call
     return await chat.chat(
         [{"role": "user", "content": prompt}],
         temperature=temperature,
@@ -155,7 +155,7 @@ def uses_grammar(chat: ChatClient, method: MethodConfig) -> bool:
 
 
 async def _ask_until_parsed(chat: ChatClient, prompt: str, method: MethodConfig, step: Step,
-                            parse: Callable[[str], Any], *, temperature: float, tag: str, tokens: Counter | None,
+                            parse: Callable[[str], Any], *, temperature: float, call: CallContext, tokens: Counter | None,
                             response_format: dict[str, Any] | None = None, grammar: str | None = None) -> Any:  # fmt: skip
     """Ask, parse, and ask again (a little sampling, another seed) while the reply is unusable.
 
@@ -167,7 +167,7 @@ async def _ask_until_parsed(chat: ChatClient, prompt: str, method: MethodConfig,
     for attempt in range(FORMAT_RETRIES + 1):
         completion = await _ask(
             chat, prompt, method, temperature=temperature if attempt == 0 else max(temperature, 0.3),
-            seed=method.seed + attempt, response_format=response_format, tag=tag, grammar=grammar,
+            seed=method.seed + attempt, response_format=response_format, call=call, grammar=grammar,
             max_tokens=method.tokens_for(step),
         )  # fmt: skip
         if tokens is not None:
@@ -187,7 +187,7 @@ async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, me
     """Schema summary, validated and repaired; retried with a little sampling when the JSON is unusable."""
     prompt = prompts.render("summary", document=document.text)
     summary = await _ask_until_parsed(chat, prompt, method, "summary", lambda text: parse_summary(text, prompts.schema),
-                                      temperature=method.temperature, tag=f"{document.id}/summary", tokens=tokens,
+                                      temperature=method.temperature, call=CallContext(document.id, "summary"), tokens=tokens,
                                       response_format=prompts.schema)  # fmt: skip
     if isinstance(summary, SummaryError):
         raise DocumentFailed("summary_unparseable", str(summary))
@@ -195,7 +195,7 @@ async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, me
 
 
 async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, prompts: PromptSet,
-                        method: MethodConfig, num_questions: int, temperature: float, tag: str = "",
+                        method: MethodConfig, num_questions: int, temperature: float, call: CallContext,
                         tokens: Counter | None = None) -> list[str]:  # fmt: skip
     prefixes = [method.prefixes[i % len(method.prefixes)] for i in range(num_questions)] if method.prefixes else []
     prompt = prompts.render(
@@ -204,23 +204,23 @@ async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, 
     )  # fmt: skip
     questions = await _ask_until_parsed(chat, prompt, method, "questions",
                                         lambda text: parse_questions(text, limit=num_questions),
-                                        temperature=temperature, tag=tag, tokens=tokens)  # fmt: skip
+                                        temperature=temperature, call=call, tokens=tokens)  # fmt: skip
     if not questions:
         raise DocumentFailed("no_questions", "the model returned no parseable question list")
     return questions
 
 
 async def _answer_call(chat: ChatClient, prompt: str, method: MethodConfig, count: int, result: DocumentResult,
-                       step: Step, tag: str, grammar: str | None = None) -> list:  # fmt: skip
+                       step: Step, call: CallContext, grammar: str | None = None) -> list:  # fmt: skip
     """One answers call (JSON schema, or the span grammar, where supported), retried when nothing parses."""
     return await _ask_until_parsed(chat, prompt, method, step, lambda text: parse_answers(text, count),
-                                   temperature=0.0, tag=tag, tokens=result.completion_tokens,
+                                   temperature=0.0, call=call, tokens=result.completion_tokens,
                                    response_format=ANSWER_SCHEMA, grammar=grammar) or []  # fmt: skip
 
 
 async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any, questions: list[str],
                    unplaceable: list[tuple[int, str]], result: DocumentResult,
-                   tag: str) -> dict[int, Placed]:  # fmt: skip
+                   call: CallContext) -> dict[int, Placed]:  # fmt: skip
     """Ask once more, for the answers that paraphrased instead of quoting: the exact words, or Unanswerable.
 
     Small models often answer in their own words; the paper's exact-match rule drops those pairs and the
@@ -233,7 +233,7 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
     prompt = prompts.render("requote", section_text=section.text, section_name=section.name, items=items)
     result.funnel["requoted"] += len(items)
     try:
-        answers = await _answer_call(chat, prompt, method, len(items), result, "requote", tag)
+        answers = await _answer_call(chat, prompt, method, len(items), result, "requote", call)
     except (TransientLLMError, TruncatedCompletionError, ContextOverflowError):
         # optional step: its failure (a rambling answer past max_tokens, a server that keeps failing) must not
         # cost the document its first-pass pairs; bad credentials and the like still stop the run
@@ -257,7 +257,7 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
 
 
 async def _harden(chat: ChatClient, prompts: PromptSet, method: MethodConfig, question: str, text: str,
-                  result: DocumentResult, tag: str) -> Hardened:  # fmt: skip
+                  result: DocumentResult, call: CallContext) -> Hardened:  # fmt: skip
     """Rewrite `question` without the words it reused from `text`, up to `harden_rounds` times (see hardening)."""
     target = method.max_overlap if method.max_overlap is not None else 1.0
     best, best_overlap, rounds = question, question_context_overlap(question, text), 0
@@ -265,7 +265,7 @@ async def _harden(chat: ChatClient, prompts: PromptSet, method: MethodConfig, qu
         prompt = prompts.render("harden", question=best, avoid_words=avoid)
         try:  # a later round samples a little: the same prompt at temperature 0 would repeat itself
             completion = await _ask(chat, prompt, method, temperature=0.0 if rounds == 0 else 0.7,
-                                    seed=method.seed + rounds, tag=tag, max_tokens=method.tokens_for("harden"))  # fmt: skip
+                                    seed=method.seed + rounds, call=call, max_tokens=method.tokens_for("harden"))  # fmt: skip
         except (TransientLLMError, TruncatedCompletionError):
             break  # optional step: the easy question stays
         rounds += 1
@@ -279,11 +279,11 @@ async def _harden(chat: ChatClient, prompts: PromptSet, method: MethodConfig, qu
 
 
 async def _verify(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any, record: dict[str, Any],
-                  question: str, grammar: str | None, result: DocumentResult, tag: str) -> Verdict | None:  # fmt: skip
+                  question: str, grammar: str | None, result: DocumentResult, call: CallContext) -> Verdict | None:  # fmt: skip
     """The verifier's verdict on `record`'s answer for `question` (None: the call itself failed)."""
     prompt = prompts.render("verify", section_text=section.text, question=question)
     try:
-        completion = await _ask(chat, prompt, method, temperature=0.0, seed=method.seed, tag=tag,
+        completion = await _ask(chat, prompt, method, temperature=0.0, seed=method.seed, call=call,
                                 max_tokens=method.tokens_for("verify"), grammar=grammar)  # fmt: skip
     except (TransientLLMError, TruncatedCompletionError):
         return None
@@ -296,7 +296,7 @@ async def _verify(chat: ChatClient, prompts: PromptSet, method: MethodConfig, se
 
 
 async def _keep(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any,
-                ordered: list[dict[str, Any]], keep: int, result: DocumentResult, tag: str,
+                ordered: list[dict[str, Any]], keep: int, result: DocumentResult, call: CallContext,
                 harden: Callable[[str], Awaitable[Hardened]] | None, source_text: str) -> list[dict[str, Any]]:  # fmt: skip
     """Take candidates in selection order until K are kept: harden, verify, cap the unanswerable share.
 
@@ -320,7 +320,7 @@ async def _keep(chat: ChatClient, prompts: PromptSet, method: MethodConfig, sect
             continue
         hardened = await harden(record["question"]) if harden is not None else None
         if hardened is not None and hardened.changed:
-            verdict = await _verify(chat, prompts, method, section, record, hardened.question, grammar, result, tag)
+            verdict = await _verify(chat, prompts, method, section, record, hardened.question, grammar, result, call)
             if verdict is not None and verdict.agrees:
                 result.hardening["kept_hardened"] += 1
                 kept.append({**rewrite_question(record, hardened.question, source_text), "verified": True,
@@ -328,7 +328,7 @@ async def _keep(chat: ChatClient, prompts: PromptSet, method: MethodConfig, sect
                              "harden_rounds": hardened.rounds})  # fmt: skip
                 continue
             result.hardening["fell_back"] += 1
-        verdict = await _verify(chat, prompts, method, section, record, record["question"], grammar, result, tag)
+        verdict = await _verify(chat, prompts, method, section, record, record["question"], grammar, result, call)
         if verdict is None:
             result.drops["verify_failed"] += 1  # a rambling or failing check keeps nothing, costs no other pair
         elif verdict.agrees:
@@ -353,7 +353,7 @@ async def process_document(
 ) -> DocumentResult:
     """Run every step for one document; a step's failure fails only this document."""
     result = DocumentResult(document.id)
-    CALL_DOCUMENT.set(document.id)  # the driver runs each document in its own task, so this stays per document
+    calls = CallContext(document.id)
     defaults = method.for_kind(document.kind)
     try:
         if method.summarize:
@@ -363,7 +363,7 @@ async def process_document(
             source_text = document.text
         questions = await ask_questions(
             chat, source_text, method.summarize, prompts, method, defaults.num_questions, question_temperature,
-            tag=f"{document.id}/questions", tokens=result.completion_tokens,
+            call=calls.at("questions"), tokens=result.completion_tokens,
         )
     except DocumentFailed as exc:
         result.failure = exc.failure
@@ -376,7 +376,7 @@ async def process_document(
         async def harden(question: str) -> Hardened:
             if question not in hardened:
                 hardened[question] = await _harden(chat, prompts, method, question, measured_on, result,
-                                                   f"{document.id}/harden")  # fmt: skip
+                                                   calls.at("harden"))  # fmt: skip
                 result.hardening["hardened"] += hardened[question].changed
                 result.hardening["rounds"] += hardened[question].rounds
             return hardened[question]
@@ -402,7 +402,7 @@ async def process_document(
         prompt = prompts.render("answers", section_text=section.text, section_name=section.name, questions=questions)
         grammar = answers_json_grammar(section.text, len(questions)) if uses_grammar(chat, method) else None
         answers = await _answer_call(chat, prompt, method, len(questions), result, "answers",
-                                     f"{document.id}/answers/{section.name}", grammar=grammar)  # fmt: skip
+                                     calls.at(f"answers/{section.name}"), grammar=grammar)  # fmt: skip
         by_number = {a.number: a.answer for a in answers}
         placed: dict[int, Placed] = {}  # by question number; absent: not placed
         unplaceable: list[tuple[int, str]] = []
@@ -432,7 +432,7 @@ async def process_document(
                 refusals[number] = placement.refused
         if unplaceable and method.requote:
             placed.update(await _requote(chat, prompts, method, section, questions, unplaceable, result,
-                                         tag=f"{document.id}/requote/{section.name}"))  # fmt: skip
+                                         call=calls.at(f"requote/{section.name}")))  # fmt: skip
         for number, _ in unplaceable:
             if number not in placed:  # refused by a safety guard, or nothing in the section resembles it
                 reason = refusals.get(number)
@@ -450,7 +450,7 @@ async def process_document(
                 )  # fmt: skip
             )
         kept = await _keep(chat, prompts, method, section, select(candidates, len(candidates), method.selection),
-                           defaults.keep, result, f"{document.id}/verify/{section.name}", harden, source_text)  # fmt: skip
+                           defaults.keep, result, calls.at(f"verify/{section.name}"), harden, source_text)  # fmt: skip
         result.funnel["kept"] += len(kept)
         result.records.extend(kept)
     return result
