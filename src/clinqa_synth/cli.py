@@ -18,6 +18,7 @@ from rich.text import Text
 
 from clinqa_synth import __version__
 from clinqa_synth.console import console
+from clinqa_synth.documents.shaping import samples_dir
 from clinqa_synth.errors import ClinqaError
 from clinqa_synth.llm.protocol import LLMError
 from clinqa_synth.llm.structured import DIALECTS
@@ -209,14 +210,6 @@ def cmd_cache(args: argparse.Namespace) -> int:
     print(f"{cache.path}: {len(cache)} completions")
     cache.close()
     return 0
-
-
-def samples_dir(kind: str | None = None) -> Path:
-    """The synthetic sample documents shipped with the package (radiology reports and visit notes)."""
-    from importlib import resources
-
-    base = Path(str(resources.files("clinqa_synth") / "samples"))
-    return base / kind if kind else base
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

@@ -13,7 +13,7 @@ from clinqa_synth.cli import main
 from clinqa_synth.dataset.folder import OutputError
 from clinqa_synth.dataset.merge import merge_shards
 from clinqa_synth.documents.model import Document, Section
-from clinqa_synth.pipeline.api import shard_filter
+from clinqa_synth.documents.shaping import shard_filter
 
 
 def test_shards_partition_the_documents() -> None:

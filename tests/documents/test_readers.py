@@ -13,7 +13,7 @@ from conftest import FIXTURES, SHARED_DATA, require
 from clinqa_synth.documents import read_documents
 from clinqa_synth.documents.readers import InputError
 from clinqa_synth.documents.sections import Section, chunk_section, detect_kind, split_sections
-from clinqa_synth.pipeline.driver import split_long_documents
+from clinqa_synth.documents.shaping import split_long_documents
 
 REPORT = "EXAMINATION: CT head.\nFINDINGS: No bleed.\n\nIMPRESSION: Normal study."
 NOTE = "CHIEF COMPLAINT: cough.\nASSESSMENT AND PLAN: rest and fluids."

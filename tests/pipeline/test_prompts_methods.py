@@ -67,8 +67,8 @@ def test_temperature_annealing_is_linear_across_documents() -> None:
 
 def test_temperature_anneals_across_the_whole_corpus_when_sharded() -> None:
     from clinqa_synth.documents.model import Document, Section
-    from clinqa_synth.pipeline.api import shard_filter
-    from clinqa_synth.pipeline.driver import split_long_documents
+    from clinqa_synth.documents.shaping import shard_filter
+    from clinqa_synth.documents.shaping import split_long_documents
 
     docs = [Document(f"d{i}", "radiology", (Section("report", "x " * 10),)) for i in range(9)]
     shard = list(shard_filter(docs, (2, 3)))

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import itertools
 import re
 import statistics
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable
 
 from clinqa_synth import __version__
 from clinqa_synth.documents.model import KINDS, Document
-from clinqa_synth.documents.readers import read_documents
-from clinqa_synth.documents.sections import detect_kind, split_sections
+from clinqa_synth.documents.shaping import DocumentSource, DocumentStream, count_documents
 from clinqa_synth.errors import ClinqaError
 from clinqa_synth.llm.cache import CACHE_PROTOCOL_VERSION
 from clinqa_synth.llm.protocol import ChatClient
@@ -31,7 +29,6 @@ from clinqa_synth.pipeline.prompts import PromptSet
 from clinqa_synth.pipeline.steps import FUNNEL_STEPS, DocumentResult
 from clinqa_synth.text import words
 
-DocumentSource = str | Path | Iterable[Document] | Iterable[str]
 CONFIG_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+\-]{0,99}$")
 
 
@@ -129,42 +126,6 @@ class RunSummary:
         return found
 
 
-def _as_documents(source: DocumentSource, *, kind: str | None, reader_options: dict[str, Any]) -> Iterator[Document]:
-    if isinstance(source, (str, Path)):
-        yield from read_documents(source, kind=kind, **reader_options)
-        return
-    for index, item in enumerate(source):
-        if isinstance(item, Document):
-            yield item
-        elif isinstance(item, str):
-            resolved = kind if kind and kind != "auto" else detect_kind(item)
-            if not item.strip():
-                raise ClinqaError(f"document {index} is empty")
-            yield Document(f"doc-{index}", resolved, split_sections(item, resolved))  # type: ignore[arg-type]
-        else:
-            raise ClinqaError(f"document {index} is a {type(item).__name__}; pass Document objects or strings")
-
-
-def _count(source: DocumentSource, kind: str | None, reader_options: dict[str, Any]) -> tuple[int, DocumentSource]:
-    """Total documents (needed for temperature annealing); lists are materialised, files read twice."""
-    if isinstance(source, (str, Path)):
-        return sum(1 for _ in _as_documents(source, kind=kind, reader_options=reader_options)), source
-    items = source if isinstance(source, Sequence) else list(source)
-    return len(items), items
-
-
-def shard_filter(documents: Iterable[Document], shard: tuple[int, int] | None) -> Iterator[Document]:
-    """`--shard i/n`: a deterministic slice of documents (by position), so n machines split the work."""
-    if shard is None:
-        for position, document in enumerate(documents):
-            yield document if document.position is not None else replace(document, position=position)
-        return
-    index, count = shard
-    for position, document in enumerate(documents):
-        if position % count == index:
-            yield document if document.position is not None else replace(document, position=position)
-
-
 async def _drive(documents: Iterable[Document], method: MethodConfig, chat: ChatClient, *, total: int | None,
                  options: RunOptions, model_id: str, summary: RunSummary, stage: Any, validation_fraction: float,
                  prompt_sets: dict[str, PromptSet], progress: Any) -> None:  # fmt: skip
@@ -235,7 +196,7 @@ def generate_to_folder(
     folder = DatasetFolder(out)
     # Everything that can be checked without the LLM is checked first: every document is read once
     # (encoding, columns, empty texts) and every prompt is rendered, before a server is started.
-    total, source = _count(source, kind, reader_options)
+    total, source = count_documents(source, kind, reader_options)
     corpus_size = total
     if shard is not None:
         total = len(range(shard[0], total, shard[1]))
@@ -247,20 +208,11 @@ def generate_to_folder(
     for prompts in prompt_sets.values():
         prompts.validate()
     summary = RunSummary(config=name, out=str(folder.root), method=method, whole_input=whole_input)
-    used_kinds: set[str] = set()
     credentialed = credentialed or folder.credentialed
     if credentialed:
         folder.mark_credentialed("--credentialed" if not folder.credentialed else "earlier run")
-
-    def documents() -> Iterator[Document]:
-        nonlocal credentialed
-        selected = shard_filter(_as_documents(source, kind=kind, reader_options=reader_options), shard)
-        for document in itertools.islice(selected, total):
-            if document.credentialed and not credentialed:
-                credentialed = True
-                folder.mark_credentialed(f"credentialed source {document.source or document.id}")
-            used_kinds.add(document.kind)
-            yield document
+    documents = DocumentStream(source, kind=kind, reader_options=reader_options, shard=shard, limit=total,
+                               credentialed=credentialed, on_credentialed=folder.mark_credentialed)  # fmt: skip
 
     started = time.perf_counter()
     stage = folder.stage(name)
@@ -271,7 +223,7 @@ def generate_to_folder(
             options = RunOptions(concurrency=concurrency, max_section_chars=max_section_chars, fail_fast=fail_fast,
                                  prompts_dir=str(prompts_dir) if prompts_dir else None,
                                  corpus_size=corpus_size)  # fmt: skip
-            coro = _drive(documents(), method, chat_client, total=total, options=options, model_id=model_id,
+            coro = _drive(documents, method, chat_client, total=total, options=options, model_id=model_id,
                           summary=summary, stage=stage, validation_fraction=validation_fraction,
                           prompt_sets=prompt_sets, progress=progress)  # fmt: skip
             if progress is not None:
@@ -302,8 +254,8 @@ def generate_to_folder(
             )
         summary.wall_s = round(time.perf_counter() - started, 2)
         summary.estimate = project(summary.documents, whole_input, summary.llm_usage, summary.wall_s)
-        generation = generation_record(method, summary, description, {k: prompt_sets[k] for k in sorted(used_kinds)},
-                                       credentialed, license_id, validation_fraction, shard,
+        generation = generation_record(method, summary, description, {k: prompt_sets[k] for k in sorted(documents.kinds)},
+                                       documents.credentialed, license_id, validation_fraction, shard,
                                        previous=folder.configs().get(name))  # fmt: skip
         write_recipe(stage.dir, method, prompts_dir)
         stage.commit(generation)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from dataclasses import dataclass, replace
-from typing import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from typing import AsyncIterator, Iterable
 
 from clinqa_synth.documents.model import Document
-from clinqa_synth.documents.sections import chunk_section
+from clinqa_synth.documents.shaping import split_long_documents
 from clinqa_synth.errors import ClinqaError
 from clinqa_synth.llm.protocol import ChatClient, ContextOverflowError, FatalLLMError, LLMError
 from clinqa_synth.methods import MethodConfig
@@ -30,33 +30,6 @@ class RunOptions:
     fail_fast: bool = False
     prompts_dir: str | None = None
     corpus_size: int | None = None  # documents in the whole input (all shards): temp_anneal runs 0 → 1 across it
-
-
-def split_long_documents(documents: Iterable[Document], max_chars: int) -> Iterator[Document]:
-    """Sections longer than `max_chars` become numbered chunks; very long documents become several documents.
-
-    The split is recorded in `Document.notes` and in the section names (`document#2`), so it is visible
-    in the dataset rather than silently truncating text the model never saw.
-    """
-    for document in documents:
-        sections = tuple(piece for section in document.sections for piece in chunk_section(section, max_chars))
-        if len(sections) == len(document.sections):
-            yield document
-            continue
-        note = f"split into {len(sections)} chunks of at most {max_chars} characters"
-        groups: list[list] = [[]]
-        size = 0
-        for section in sections:
-            if groups[-1] and size + len(section.text) > max_chars:
-                groups.append([])
-                size = 0
-            groups[-1].append(section)
-            size += len(section.text)
-        if len(groups) == 1:
-            yield replace(document, sections=tuple(groups[0]), notes=document.notes + (note,))
-            continue
-        for index, group in enumerate(groups, 1):
-            yield replace(document, id=f"{document.id}#{index}", sections=tuple(group), notes=document.notes + (note,))
 
 
 async def run_documents(
