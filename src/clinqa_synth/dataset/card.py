@@ -20,7 +20,7 @@ from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 
 from clinqa_synth import __version__
-from clinqa_synth.dataset.features import qa_features
+from clinqa_synth.squad import qa_features
 from clinqa_synth.dataset.folder import MARKER_TAG, SPLITS, DatasetFolder, atomic_write_text
 from clinqa_synth.templates_loader import load_template
 

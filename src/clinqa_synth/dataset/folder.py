@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, one proces
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from clinqa_synth.dataset.features import qa_features
+from clinqa_synth.squad import qa_features
 from clinqa_synth.errors import ClinqaError
 
 GENERATION_FILE = "generation.json"

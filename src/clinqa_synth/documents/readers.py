@@ -17,6 +17,7 @@ from dataclasses import replace
 from clinqa_synth.documents.model import KINDS, Document, DocumentKind, Section
 from clinqa_synth.documents.sections import detect_kind, split_sections
 from clinqa_synth.errors import ClinqaError
+from clinqa_synth.squad import squad_paragraphs
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
 TABLE_SUFFIXES = {".jsonl", ".csv", ".parquet", ".tsv"}
@@ -188,14 +189,8 @@ def _load_json(path: Path) -> Any:
 
 
 def _squad_articles(path: Path, data: Any) -> list[dict[str, Any]]:
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise InputError(f"{path} is not SQuAD JSON: expected a top-level object with a 'data' list.")
-    for index, article in enumerate(data["data"]):
-        if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
-            raise InputError(f"{path}: data[{index}] has no 'paragraphs' list (SQuAD format).")
-        for p_index, paragraph in enumerate(article["paragraphs"]):
-            if not isinstance(paragraph, dict) or not isinstance(paragraph.get("context"), str):
-                raise InputError(f"{path}: data[{index}].paragraphs[{p_index}] has no 'context' string.")
+    for _ in squad_paragraphs(data, str(path), InputError):  # checks the whole shape before any document is made
+        pass
     return data["data"]
 
 

@@ -363,7 +363,7 @@ def generate(documents: DocumentSource, config: str = "nooverlap_summary", chat:
         out = Path(tempfile.mkdtemp(prefix="clinqa-synth-"))
     summary = generate_to_folder(documents, config=config, out=out, chat=chat, **kwargs)
     if summary.kept == 0:  # `datasets` cannot load a parquet split without rows: say so with an empty, typed split
-        from clinqa_synth.dataset.features import qa_features
+        from clinqa_synth.squad import qa_features
 
         features = qa_features()
         return datasets.DatasetDict({"train": datasets.Dataset.from_dict({k: [] for k in features}, features=features)})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from clinqa_synth.squad import answer_at
 from clinqa_synth.text import question_context_overlap
 from clinqa_synth.pipeline.spans import Span
 
@@ -42,7 +43,7 @@ def make_record(
     question's content-word overlap with the section it is answered on, and with the text it was asked from
     (`source_text`: the document, or the summary for the summary methods; the section when not given).
     """
-    if span is not None and context[span.start : span.end] != span.text:
+    if span is not None and not answer_at(context, span.start, span.text):
         raise AssertionError("span does not match its context")  # guarded by align_answer; never silently wrong
     return {
         "id": record_id(method, document_id, section, question),

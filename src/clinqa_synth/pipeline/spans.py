@@ -26,6 +26,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
+from clinqa_synth.squad import occurrences
 from clinqa_synth.pipeline.meaning import meaning_change
 from clinqa_synth.text import DEID_TOKEN, content_words
 
@@ -145,15 +146,6 @@ def _best_occurrence(starts: list[int], length: int, context: str, question: str
     return max(starts, key=lambda start: (*clause(start), score(start), -start))
 
 
-def _occurrences(haystack: str, needle: str) -> list[int]:
-    found: list[int] = []
-    start = haystack.find(needle)
-    while start != -1:
-        found.append(start)
-        start = haystack.find(needle, start + 1)
-    return found
-
-
 def is_whole_words(context: str, start: int, end: int) -> bool:
     """True when [start, end) neither starts nor ends inside a word of `context`."""
     if start >= end:
@@ -241,7 +233,7 @@ def place_answer(answer: str, context: str, question: str = "", *, fuzzy_thresho
     if not answer or not context:
         return Placement(None)
     refused: str | None = None
-    exact = _occurrences(context, answer)
+    exact = occurrences(context, answer)
     whole = [s for s in exact if is_whole_words(context, s, s + len(answer))]
     if whole:
         start = _best_occurrence(whole, len(answer), context, question)
@@ -254,7 +246,7 @@ def place_answer(answer: str, context: str, question: str = "", *, fuzzy_thresho
     if len(norm_answer) < 2:
         return Placement(None, refused)
     candidates: list[tuple[int, int]] = []
-    for n_start in _occurrences(norm_context, norm_answer):
+    for n_start in occurrences(norm_context, norm_answer):
         start, end = starts[n_start], ends[n_start + len(norm_answer) - 1]
         if not is_whole_words(context, start, end):
             refused = refused or "part_of_word"

@@ -16,9 +16,9 @@ from typing import Any, Iterator
 import datasets
 
 from clinqa_synth.errors import ClinqaError
+from clinqa_synth.squad import SQUAD_COLUMNS, answer_at, squad_features, squad_paragraphs
 
 _WS = re.compile(r"\s+")
-SQUAD_COLUMNS = ("id", "title", "context", "question", "answers")
 
 
 class GoldFormatError(ClinqaError):
@@ -53,7 +53,7 @@ def _check_and_normalize(row: dict[str, Any], source: str, normalize: bool) -> d
     if len(texts) != len(starts):
         raise GoldFormatError(f"{source}: question {row['id']!r} has {len(texts)} answer texts but {len(starts)} starts")
     for text, start in zip(texts, starts):
-        if context[start : start + len(text)] != text:
+        if not answer_at(context, start, text):
             raise GoldFormatError(
                 f"{source}: question {row['id']!r}: answer_start {start} does not point at {text!r} "
                 f"(found {context[start:start + len(text)]!r}). Fix the offset or the text."
@@ -67,7 +67,7 @@ def _check_and_normalize(row: dict[str, Any], source: str, normalize: bool) -> d
         lead = len(text) - len(text.lstrip())
         new_text = _WS.sub(" ", stripped)
         new_start = mapping[start + lead]
-        if new_context[new_start : new_start + len(new_text)] != new_text:
+        if not answer_at(new_context, new_start, new_text):
             raise GoldFormatError(f"{source}: question {row['id']!r}: answer {text!r} lost its place after whitespace normalisation")
         new_texts.append(new_text)
         new_starts.append(new_start)
@@ -79,23 +79,20 @@ def _squad_rows(path: Path) -> Iterator[dict[str, Any]]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise GoldFormatError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise GoldFormatError(f"{path} is not SQuAD JSON: expected an object with a 'data' list")
-    for a_index, article in enumerate(data["data"]):
-        for p_index, paragraph in enumerate(article.get("paragraphs", [])):
-            for q_index, qa in enumerate(paragraph.get("qas", [])):
-                where = f"data[{a_index}].paragraphs[{p_index}].qas[{q_index}]"
-                missing = [key for key in ("id", "question") if key not in qa]
-                if missing or "context" not in paragraph:
-                    raise GoldFormatError(f"{path}: {where} lacks {', '.join(missing or ['context'])}")
-                answers = [] if qa.get("is_impossible") else qa.get("answers", [])
-                yield {
-                    "id": str(qa["id"]),
-                    "title": str(article.get("title", "")),
-                    "context": paragraph["context"],
-                    "question": qa["question"],
-                    "answers": {"text": [a["text"] for a in answers], "answer_start": [int(a["answer_start"]) for a in answers]},
-                }
+    for a_index, article, p_index, paragraph in squad_paragraphs(data, str(path), GoldFormatError):
+        for q_index, qa in enumerate(paragraph.get("qas", [])):
+            where = f"data[{a_index}].paragraphs[{p_index}].qas[{q_index}]"
+            missing = [key for key in ("id", "question") if key not in qa]
+            if missing:
+                raise GoldFormatError(f"{path}: {where} lacks {', '.join(missing)}")
+            answers = [] if qa.get("is_impossible") else qa.get("answers", [])
+            yield {
+                "id": str(qa["id"]),
+                "title": str(article.get("title", "")),
+                "context": paragraph["context"],
+                "question": qa["question"],
+                "answers": {"text": [a["text"] for a in answers], "answer_start": [int(a["answer_start"]) for a in answers]},
+            }
 
 
 def _table_rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -129,14 +126,6 @@ def load_qa_file(path: str | Path, *, normalize_whitespace: bool = False) -> dat
     if not checked:
         raise GoldFormatError(f"{path} holds no questions")
     return datasets.Dataset.from_list(checked, features=squad_features())
-
-
-def squad_features() -> datasets.Features:
-    string = datasets.Value("string")
-    return datasets.Features({
-        "id": string, "title": string, "context": string, "question": string,
-        "answers": {"text": datasets.List(string), "answer_start": datasets.List(datasets.Value("int32"))},
-    })  # fmt: skip
 
 
 def load_qa_dataset(name: str, config: str | None = None, split: str = "train") -> datasets.Dataset:

@@ -17,6 +17,7 @@ import re
 import string
 from typing import Any, Iterable, Mapping
 
+from clinqa_synth.squad import occurrences
 from clinqa_synth.text import question_overlaps_context
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
@@ -48,11 +49,7 @@ def f1_score(gold: str, prediction: str) -> float:
 
 
 def _occurrences(context: str, text: str) -> list[tuple[int, int]]:
-    spans, start = [], context.find(text)
-    while start != -1 and text:
-        spans.append((start, start + len(text)))
-        start = context.find(text, start + 1)
-    return spans
+    return [(start, start + len(text)) for start in occurrences(context, text)]
 
 
 def reference_overlap(prediction: str, gold: str, context: str, gold_start: int | None = None) -> bool:
