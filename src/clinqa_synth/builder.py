@@ -74,6 +74,18 @@ class ClinqaSynthConfig(datasets.BuilderConfig):
     def reader_options(self) -> dict[str, Any]:
         return {"text_column": self.text_column, "id_column": self.id_column, "split": self.split}
 
+    def generation_options(self) -> Any:
+        """The builder's fields as the one options object the generator takes."""
+        from clinqa_synth.pipeline.options import GenerationOptions
+
+        return GenerationOptions(
+            kind=self.kind or "auto", text_column=self.text_column, id_column=self.id_column, split=self.split,
+            validation_fraction=self.validation_fraction, max_section_chars=self.max_section_chars,
+            methods_dir=Path(self.methods_dir) if self.methods_dir else None,
+            prompts_dir=Path(self.prompts_dir) if self.prompts_dir else None, license_id=self.license,
+            show_progress=self.show_progress,
+        )  # fmt: skip
+
     def fingerprint(self) -> str:
         """A short hash of method, prompts, model, documents and options (never of credentials)."""
         from clinqa_synth.llm.cache import CACHE_PROTOCOL_VERSION
@@ -196,14 +208,7 @@ class ClinqaSynth(datasets.GeneratorBasedBuilder):
             config=config.name,
             out=work,
             llm=config.llm or LLMSettings(),
-            kind=config.kind,
-            reader_options=config.reader_options(),
-            validation_fraction=config.validation_fraction,
-            max_section_chars=config.max_section_chars,
-            methods_dir=Path(config.methods_dir) if config.methods_dir else None,
-            prompts_dir=Path(config.prompts_dir) if config.prompts_dir else None,
-            license_id=config.license,
-            show_progress=config.show_progress,
+            options=config.generation_options(),
         )
         files = DatasetFolder(work).data_files(config.name) or {"train": []}
         return [

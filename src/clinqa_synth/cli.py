@@ -21,89 +21,21 @@ from clinqa_synth.console import console
 from clinqa_synth.documents.shaping import samples_dir
 from clinqa_synth.errors import ClinqaError
 from clinqa_synth.llm.protocol import LLMError
-from clinqa_synth.llm.structured import DIALECTS
+from clinqa_synth.options import add_arguments, from_args
 
 
 
 def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by every command that talks to an LLM."""
-    group = parser.add_argument_group("LLM")
-    group.add_argument("--endpoint", action="append", help="base URL of an OpenAI-compatible server (TGI, vLLM, "
-                       "SGLang, llama.cpp, Ollama); repeat it for several servers of the same model (least-loaded "
-                       "dispatch). Without it the embedded llama.cpp server is started on 127.0.0.1.")
-    group.add_argument("--model", default=os.environ.get("CLINQA_SYNTH_MODEL") or None,
-                       help="embedded server: packaged model name (default, small), PATH.gguf or "
-                       "ORG/REPO/FILE.gguf; with --endpoint: the served model name (default: $CLINQA_SYNTH_MODEL)")
-    group.add_argument("--api-key", help="token for the endpoint (default: $CLINQA_SYNTH_API_KEY, $OPENAI_API_KEY, "
-                       "$HF_TOKEN, then the HF login). Never written anywhere.")
-    group.add_argument("--concurrency", type=int, help="requests in flight (default: the server's parallel slots "
-                       "for the embedded server, 4 for endpoints)")
-    group.add_argument("--structured", default="auto", choices=("auto", *DIALECTS),
-                       help="how to ask the server for JSON-schema output (auto: llama.cpp dialect for the "
-                       "embedded server, none for endpoints)")
-    group.add_argument("--allow-remote-endpoint", action="store_true",
-                       help="allow an endpoint that is not loopback/private (documents are patient data)")
-    group.add_argument("--cache-dir", type=Path, help="completion cache directory (default: $CLINQA_SYNTH_CACHE "
-                       "or the user cache dir)")
-    group.add_argument("--no-cache", action="store_true", help="neither read nor write the completion cache")
-    group.add_argument("--refresh", action="store_true", help="ignore cached completions and overwrite them")
-    group.add_argument("--runtime", default="auto", choices=("auto", "llama-cpp-python", "llama-server"),
-                       help="embedded server runtime (auto: llama-server if on PATH)")
-    group.add_argument("--n-ctx", type=int, default=8192, help="embedded server context size per slot")
-    group.add_argument("--parallel", type=int, default=1, help="embedded llama-server parallel slots")
-    group.add_argument("--timeout", type=float, default=600.0, help="seconds per request before it is retried")
-    group.add_argument("--max-retries", type=int, default=6, help="retries of a transient failure (5xx, 429, "
-                       "timeouts, resets) before the document fails")
-    group.add_argument("--chat-template-kwargs", type=_json_object, metavar="JSON",
-                       help="sent with every request for the server's chat template, e.g. "
-                       "'{\"enable_thinking\": false}' to turn Qwen3's thinking off (vLLM, SGLang, llama-server)")
+    """Flags shared by every command that talks to an LLM: the fields of LLMSettings."""
+    from clinqa_synth.llm.session import LLMSettings
 
-
-def _json_object(text: str) -> dict[str, Any]:
-    """argparse type: a JSON object, or one clear error naming the problem."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg}); write e.g. '{{\"enable_thinking\": false}}'")
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"enable_thinking\": false}'")
-    return value
-
-
-def _step_tokens(text: str) -> tuple[str, int]:
-    """argparse type for --max-tokens STEP=N."""
-    from typing import get_args
-
-    from clinqa_synth.methods import Step
-
-    step, _, number = text.partition("=")
-    steps = get_args(Step)
-    if step not in steps or not number.isdigit() or int(number) < 16:
-        raise argparse.ArgumentTypeError(f"{text!r}: write STEP=N with STEP one of {', '.join(steps)} and N >= 16")
-    return step, int(number)
+    add_arguments(parser.add_argument_group("LLM"), LLMSettings)
 
 
 def llm_settings(args: argparse.Namespace) -> Any:
     from clinqa_synth.llm.session import LLMSettings
 
-    endpoints = [url for value in (args.endpoint or []) for url in value.split(",") if url.strip()]
-    return LLMSettings(
-        endpoint=endpoints[0] if len(endpoints) == 1 else (endpoints or None),
-        model=args.model,
-        api_key=args.api_key,
-        concurrency=args.concurrency,
-        structured=args.structured,
-        allow_remote_endpoint=args.allow_remote_endpoint,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
-        refresh=args.refresh,
-        runtime=args.runtime,
-        n_ctx=args.n_ctx,
-        parallel=args.parallel,
-        timeout_s=args.timeout,
-        max_retries=args.max_retries,
-        chat_template_kwargs=args.chat_template_kwargs,
-    )
+    return from_args(LLMSettings, args)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -212,18 +144,6 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    try:
-        index, count = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise ClinqaError(f"--shard {text!r}: use i/n, e.g. 0/8") from None
-    if count < 1 or not 0 <= index < count:
-        raise ClinqaError(f"--shard {text!r}: need 0 <= i < n")
-    return index, count
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
     """Generate one or more configs into a dataset folder and print the run summary."""
     from clinqa_synth.pipeline.api import generate_to_folder
@@ -236,36 +156,29 @@ def cmd_generate(args: argparse.Namespace) -> int:
         source = args.input
     else:
         raise ClinqaError("pass --input PATH (folder, .jsonl/.csv/.parquet, SQuAD/RadQA JSON, HF dataset) or --sample")
+    from clinqa_synth.pipeline.options import GenerationOptions
+
     configs = [c.strip() for c in ",".join(args.config or ["nooverlap_summary"]).split(",") if c.strip()]
+    recipe_method = ""
     if args.recipe:
         from clinqa_synth.dataset.recipe import read_recipe
-
-        if args.config or args.prompts or args.methods_dir:
-            raise ClinqaError("--recipe fixes the method and the prompts; leave out --config, --prompts and --methods-dir")
         from clinqa_synth.methods import load_method_file
 
-        method_file, args.prompts, recipe_name = read_recipe(args.recipe)
+        if args.config or args.prompts_dir or args.methods_dir:
+            raise ClinqaError("--recipe fixes the method and the prompts; leave out --config, --prompts and --methods-dir")
+        method_file, args.prompts_dir, recipe_name = read_recipe(args.recipe)
         configs = [str(method_file)]
         recipe_method = load_method_file(method_file).name
         args.name = args.name or recipe_name
     settings = llm_settings(args)
-    from clinqa_synth.documents.readers import parse_where
-
-    reader_options = {"text_column": args.text_column, "id_column": args.id_column, "split": args.split,
-                      "where": parse_where(args.where), "credentialed": True if args.credentialed else None}  # fmt: skip
+    options = from_args(GenerationOptions, args)
     if args.name and "{method}" not in args.name and len(configs) > 1:
         raise ClinqaError(f"--name {args.name!r} would give {len(configs)} configs one name; put {{method}} in it, "
                           "e.g. --name '{method}@llama-3.1-70b'")  # fmt: skip
     names = []
     for config in configs:
-        name = args.name.replace("{method}", recipe_method if args.recipe else Path(config).stem) if args.name else None
-        summary = generate_to_folder(
-            source, config=config, out=args.out, llm=settings, kind=args.kind, reader_options=reader_options,
-            validation_fraction=args.validation_fraction, max_section_chars=args.max_section_chars,
-            fail_fast=args.fail_fast, methods_dir=args.methods_dir, prompts_dir=args.prompts,
-            license_id=args.license, shard=parse_shard(args.shard), show_progress=not args.quiet,
-            max_tokens_per_step=dict(args.max_tokens), name=name, limit=args.limit, credentialed=args.credentialed,
-        )  # fmt: skip
+        name = args.name.replace("{method}", recipe_method or Path(config).stem) if args.name else None
+        summary = generate_to_folder(source, config=config, out=args.out, llm=settings, options=options, name=name)
         names.append(summary.config)
         print_summary(summary)
         if summary.kept == 0:
@@ -446,12 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(func=cmd_chat)
 
     serve = sub.add_parser("serve", help="run the embedded llama.cpp server in the foreground")
-    serve.add_argument("--model", default=os.environ.get("CLINQA_SYNTH_MODEL") or None)
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--runtime", default="auto", choices=("auto", "llama-cpp-python", "llama-server"))
-    serve.add_argument("--n-ctx", type=int, default=8192)
-    serve.add_argument("--parallel", type=int, default=1)
-    serve.add_argument("--server-log", type=Path, help="server log file (default: embedded-server.log in the cache dir)")
+    from clinqa_synth.llm.session import LLMSettings
+
+    add_arguments(serve, LLMSettings, ("model", "runtime", "n_ctx", "parallel", "server_log"))
     serve.set_defaults(func=cmd_serve)
 
     doctor = sub.add_parser("doctor", help="check the runtime, model, one completion and the cache (under a minute)")
@@ -470,48 +381,25 @@ def build_parser() -> argparse.ArgumentParser:
     cache.set_defaults(func=cmd_cache)
 
     generate = sub.add_parser("generate", help="generate a synthetic QA config into a dataset folder")
+    from clinqa_synth.pipeline.options import INPUT_OPTIONS, METHOD_OPTIONS, OUTPUT_OPTIONS, GenerationOptions
+
     source = generate.add_argument_group("input")
-    source.add_argument("--input", help="folder of .txt/.md notes, .jsonl/.csv/.parquet, SQuAD/RadQA/MIMIC-QA "
-                        "JSON, a saved HF dataset folder or a Hub dataset name")
+    source.add_argument("--input", help="folder of .txt/.md notes, .jsonl/.csv(.gz)/.parquet, SQuAD/RadQA/MIMIC-QA "
+                        "JSON, MIMIC-IV-Note discharge/radiology.csv(.gz), a saved HF dataset folder or a Hub dataset name")
     source.add_argument("--sample", choices=("radiology", "clinical_record", "all"),
                         help="use the synthetic sample documents shipped with the package")
-    source.add_argument("--kind", default="auto", choices=("auto", "radiology", "clinical_record"))
-    source.add_argument("--text-column", default="text")
-    source.add_argument("--id-column", default="id")
-    source.add_argument("--split", default="train", help="split of an HF dataset input")
-    source.add_argument("--shard", help="i/n: process only the i-th of n deterministic slices (for clusters)")
-    source.add_argument("--limit", type=int, help="a pilot run: only the first N documents (deterministic); the "
-                        "cost estimate still projects the whole input")
-    source.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
-                        help="keep only table rows whose COLUMN equals VALUE (repeatable), e.g. note_type=DS")
-    source.add_argument("--credentialed", action="store_true",
-                        help="the notes are under a data-use agreement (PhysioNet, your IRB): marks the output folder "
-                        "for good — the card warns and a public push is refused. RadQA, MIMIC-QA and MIMIC-IV-Note "
-                        "files are recognised without it")
+    add_arguments(source, GenerationOptions, INPUT_OPTIONS)
     method = generate.add_argument_group("method")
     method.add_argument("--config", action="append", default=[], help="method config name(s), comma separated or "
                         "repeated (default nooverlap_summary): direct, temp_anneal, prefix, nooverlap, summary, "
                         "nooverlap_summary, prefix_summary, or your own")
-    method.add_argument("--methods-dir", type=Path, help="folder with your own method YAML files")
     method.add_argument("--recipe", type=Path, metavar="OUT/CONFIG", help="re-run exactly the recipe (method as run, "
                         "prompts, schemas) stored in a generated config folder, on these documents")
-    method.add_argument("--prompts", type=Path, help="folder overriding prompt files (<kind>/<step>.j2)")
-    method.add_argument("--max-tokens", type=_step_tokens, action="append", default=[], metavar="STEP=N",
-                        help="token limit of one step's calls over the method's max_tokens_per_step (repeatable; "
-                        "steps: summary, questions, answers, requote, verify, harden), e.g. verify=2048 for a "
-                        "thinking model")
-    method.add_argument("--max-section-chars", type=int, default=12000,
-                        help="longer sections are split into chunks (recorded in the section name)")
+    add_arguments(method, GenerationOptions, METHOD_OPTIONS)
     output = generate.add_argument_group("output")
-    output.add_argument("--name", help="config name in the folder (default: the method's name); {method} is replaced, "
-                        "e.g. '{method}@llama-3.1-70b' keeps runs of several generator models side by side")
     output.add_argument("--out", type=Path, default=Path("clinqa_synth"), help="dataset folder (created; other "
                         "configs kept; default ./clinqa_synth, so load_dataset('clinqa_synth', CONFIG) loads it)")
-    output.add_argument("--validation-fraction", type=float, default=0.0, help="share of documents in a "
-                        "validation split (by document)")
-    output.add_argument("--license", default="other", help="license id for the card (your sources decide)")
-    output.add_argument("--fail-fast", action="store_true", help="stop at the first failed document")
-    output.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_arguments(output, GenerationOptions, OUTPUT_OPTIONS)
     add_llm_arguments(generate)
     generate.set_defaults(func=cmd_generate)
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 from clinqa_synth.llm.accounting import Accounting
+from clinqa_synth.llm.structured import DIALECTS
+from clinqa_synth.options import json_object, option
 from clinqa_synth.llm.cache import CachedChat, CompletionCache, default_cache_dir
 from clinqa_synth.llm.endpoint import DEFAULT_CONCURRENCY, EndpointChat
 from clinqa_synth.llm.models import gguf_model_id, resolve_model
@@ -27,26 +29,48 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
+def _endpoints(values: list[str] | None) -> str | list[str] | None:
+    """--endpoint, repeated or comma separated → one URL, a pool of URLs, or None (the embedded server)."""
+    urls = [url.strip() for value in (values or []) for url in value.split(",") if url.strip()]
+    return urls[0] if len(urls) == 1 else (urls or None)
+
+
 @dataclass
 class LLMSettings:
-    """Everything a user can say about which LLM to use and how."""
+    """Everything a user can say about which LLM to use and how (each field is also its command-line flag)."""
 
-    endpoint: str | list[str] | None = None  # several URLs serving the same model form a pool
-    model: str | None = None  # GGUF spec for the embedded server; served model name for an endpoint
-    api_key: str | None = None
-    concurrency: int | None = None
-    structured: str = "auto"
-    allow_remote_endpoint: bool = False
-    cache_dir: Path | None = None
-    use_cache: bool = True
-    refresh: bool = False
-    runtime: str = "auto"
-    n_ctx: int = 8192
-    parallel: int = 1
-    timeout_s: float = 600.0
-    max_retries: int = 6
-    server_log: Path | None = None
-    chat_template_kwargs: dict[str, Any] | None = None  # e.g. {"enable_thinking": False}: sent with every request
+    endpoint: str | list[str] | None = option(
+        None, "base URL of an OpenAI-compatible server (TGI, vLLM, SGLang, llama.cpp, Ollama); repeat it for several "
+        "servers of the same model (least-loaded dispatch). Without it the embedded llama.cpp server is started on "
+        "127.0.0.1.", action="append", parse=_endpoints)  # several URLs serving the same model form a pool
+    model: str | None = option(None, "embedded server: packaged model name (default, small), PATH.gguf or "
+                               "ORG/REPO/FILE.gguf; with --endpoint: the served model name (default: "
+                               "$CLINQA_SYNTH_MODEL)", env="CLINQA_SYNTH_MODEL")  # fmt: skip
+    api_key: str | None = option(None, "token for the endpoint (default: $CLINQA_SYNTH_API_KEY, $OPENAI_API_KEY, "
+                                 "$HF_TOKEN, then the HF login). Never written anywhere.")  # fmt: skip
+    concurrency: int | None = option(None, "requests in flight (default: the server's parallel slots for the embedded "
+                                     "server, 4 for endpoints)", type=int)  # fmt: skip
+    structured: str = option("auto", "how to ask the server for JSON-schema output (auto: the embedded server's "
+                             "dialect, or the one of the server an endpoint says it is)", choices=("auto", *DIALECTS))  # fmt: skip
+    allow_remote_endpoint: bool = option(False, "allow an endpoint that is not loopback/private (documents are "
+                                         "patient data)", action="store_true")  # fmt: skip
+    cache_dir: Path | None = option(None, "completion cache directory (default: $CLINQA_SYNTH_CACHE or the user "
+                                    "cache dir)", type=Path)  # fmt: skip
+    use_cache: bool = option(True, "neither read nor write the completion cache", flag="--no-cache",
+                             action="store_false")  # fmt: skip
+    refresh: bool = option(False, "ignore cached completions and overwrite them", action="store_true")
+    runtime: str = option("auto", "embedded server runtime (auto: llama-server if on PATH)",
+                          choices=("auto", "llama-cpp-python", "llama-server"))  # fmt: skip
+    n_ctx: int = option(8192, "embedded server context size per slot", type=int)
+    parallel: int = option(1, "embedded llama-server parallel slots", type=int)
+    timeout_s: float = option(600.0, "seconds per request before it is retried", flag="--timeout", type=float)
+    max_retries: int = option(6, "retries of a transient failure (5xx, 429, timeouts, resets) before the document "
+                              "fails", type=int)  # fmt: skip
+    server_log: Path | None = option(None, "embedded server log file (default: embedded-server.log in the cache dir)",
+                                     type=Path)  # fmt: skip
+    chat_template_kwargs: dict[str, Any] | None = option(
+        None, "sent with every request for the server's chat template, e.g. '{\"enable_thinking\": false}' to turn "
+        "Qwen3's thinking off (vLLM, SGLang, llama-server)", type=json_object, metavar="JSON")
 
 
 @dataclass

@@ -12,7 +12,7 @@ import re
 import statistics
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -24,6 +24,7 @@ from clinqa_synth.llm.cache import CACHE_PROTOCOL_VERSION
 from clinqa_synth.llm.protocol import ChatClient
 from clinqa_synth.methods import MethodConfig, load_method
 from clinqa_synth.pipeline.driver import RunOptions, run_documents
+from clinqa_synth.pipeline.options import GenerationOptions
 from clinqa_synth.pipeline.estimate import ESTIMATE_AFTER_DOCUMENTS, describe, project
 from clinqa_synth.pipeline.prompts import PromptSet
 from clinqa_synth.pipeline.steps import FUNNEL_STEPS, DocumentResult
@@ -156,74 +157,74 @@ def generate_to_folder(
     out: str | Path,
     llm: Any = None,
     chat: ChatClient | None = None,
-    kind: str | None = None,
-    reader_options: dict[str, Any] | None = None,
-    validation_fraction: float = 0.0,
-    max_section_chars: int = 12000,
-    fail_fast: bool = False,
-    methods_dir: Path | None = None,
-    prompts_dir: Path | None = None,
-    license_id: str = "other",
-    shard: tuple[int, int] | None = None,
-    show_progress: bool = True,
+    options: GenerationOptions | None = None,
     llm_description: dict[str, Any] | None = None,
-    max_tokens_per_step: dict[str, int] | None = None,
-    name: str | None = None,
-    limit: int | None = None,
-    credentialed: bool = False,
+    reader_options: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> RunSummary:
     """Generate one config from `source` into the dataset folder `out` (atomically) and rewrite its card.
 
-    `name` is the config's name in the folder (default: the method's), so runs of one method with several
-    generator models sit side by side (`nooverlap_summary@llama-3.1-70b`). `limit` keeps the first N documents (a
-    pilot run; the cost estimate still projects the whole input). `credentialed` marks the folder as holding
-    notes under a data-use agreement, for good. `max_tokens_per_step` overrides the method's token limits.
+    `options` (:class:`GenerationOptions`; fields may also be given as keyword arguments, e.g. `limit=20`) say
+    which documents and how: `name` is the config's name in the folder (default: the method's), so runs of one
+    method with several generator models sit side by side; `limit` keeps the first N documents (a pilot run; the
+    cost estimate still projects the whole input); `credentialed` marks the folder, for good, as holding notes under
+    a data-use agreement; `max_tokens_per_step` overrides the method's token limits. `reader_options` (text_column,
+    id_column, split, where, credentialed) is the older spelling of the reader fields.
     """
     from clinqa_synth.dataset.card import write_card
     from clinqa_synth.dataset.folder import DatasetFolder
     from clinqa_synth.dataset.recipe import write_recipe
     from clinqa_synth.llm.session import LLMSettings, open_llm
 
-    method = load_method(config, methods_dir)
-    name = check_config_name(name or method.name)
-    if limit is not None and limit < 1:
-        raise ClinqaError(f"--limit {limit}: give a number of documents >= 1")
-    if max_tokens_per_step:
-        method = method.model_copy(update={"max_tokens_per_step": {**method.max_tokens_per_step, **max_tokens_per_step}})
-    if not 0.0 <= validation_fraction < 1.0:
-        raise ClinqaError("--validation-fraction must be in [0, 1)")
-    reader_options = reader_options or {}
+    if reader_options:
+        overrides.update({k: v for k, v in reader_options.items() if k in ("text_column", "id_column", "split")})
+        overrides["where"] = tuple(reader_options.get("where") or ())
+        overrides["credentialed"] = bool(reader_options.get("credentialed")) or overrides.get("credentialed", False)
+    if overrides.get("kind") is None:
+        overrides.pop("kind", None)
+    try:
+        options = replace(options or GenerationOptions(), **overrides)
+    except TypeError as exc:
+        raise ClinqaError(f"generate: {exc}; the options are the fields of GenerationOptions") from None
+    opts = options
+    method = load_method(config, opts.methods_dir)
+    name = check_config_name(opts.name or method.name)
+    if opts.max_tokens_per_step:
+        method = method.model_copy(update={"max_tokens_per_step": {**method.max_tokens_per_step,
+                                                                   **opts.max_tokens_per_step}})  # fmt: skip
     folder = DatasetFolder(out)
     # Everything that can be checked without the LLM is checked first: every document is read once
     # (encoding, columns, empty texts) and every prompt is rendered, before a server is started.
-    total, source = count_documents(source, kind, reader_options)
+    total, source = count_documents(source, opts.kind, opts.reader_options())
     corpus_size = total
+    shard = opts.shard
     if shard is not None:
         total = len(range(shard[0], total, shard[1]))
     if total == 0:
         raise ClinqaError("no documents to process" + (f" in shard {shard[0]}/{shard[1]}" if shard else ""))
     whole_input = total  # what the cost estimate projects to, also in a --limit pilot run
-    total = min(total, limit) if limit else total
-    prompt_sets: dict[str, PromptSet] = {k: PromptSet(k, prompts_dir) for k in KINDS}
+    total = min(total, opts.limit) if opts.limit else total
+    prompt_sets: dict[str, PromptSet] = {k: PromptSet(k, opts.prompts_dir) for k in KINDS}
     for prompts in prompt_sets.values():
         prompts.validate()
     summary = RunSummary(config=name, out=str(folder.root), method=method, whole_input=whole_input)
-    credentialed = credentialed or folder.credentialed
+    credentialed = opts.credentialed or folder.credentialed
     if credentialed:
         folder.mark_credentialed("--credentialed" if not folder.credentialed else "earlier run")
-    documents = DocumentStream(source, kind=kind, reader_options=reader_options, shard=shard, limit=total,
+    documents = DocumentStream(source, kind=opts.kind, reader_options=opts.reader_options(), shard=shard, limit=total,
                                credentialed=credentialed, on_credentialed=folder.mark_credentialed)  # fmt: skip
+    validation_fraction, prompts_dir = opts.validation_fraction, opts.prompts_dir
 
     started = time.perf_counter()
     stage = folder.stage(name)
     try:
-        progress = _progress() if show_progress else None
+        progress = _progress() if opts.show_progress else None
 
         def run(chat_client: ChatClient, concurrency: int, model_id: str) -> None:
-            options = RunOptions(concurrency=concurrency, max_section_chars=max_section_chars, fail_fast=fail_fast,
-                                 prompts_dir=str(prompts_dir) if prompts_dir else None,
-                                 corpus_size=corpus_size)  # fmt: skip
-            coro = _drive(documents, method, chat_client, total=total, options=options, model_id=model_id,
+            run_options = RunOptions(concurrency=concurrency, max_section_chars=opts.max_section_chars,
+                                     fail_fast=opts.fail_fast, prompts_dir=str(prompts_dir) if prompts_dir else None,
+                                     corpus_size=corpus_size)  # fmt: skip
+            coro = _drive(documents, method, chat_client, total=total, options=run_options, model_id=model_id,
                           summary=summary, stage=stage, validation_fraction=validation_fraction,
                           prompt_sets=prompt_sets, progress=progress)  # fmt: skip
             if progress is not None:
@@ -255,7 +256,7 @@ def generate_to_folder(
         summary.wall_s = round(time.perf_counter() - started, 2)
         summary.estimate = project(summary.documents, whole_input, summary.llm_usage, summary.wall_s)
         generation = generation_record(method, summary, description, {k: prompt_sets[k] for k in sorted(documents.kinds)},
-                                       documents.credentialed, license_id, validation_fraction, shard,
+                                       documents.credentialed, opts.license_id, validation_fraction, shard,
                                        previous=folder.configs().get(name))  # fmt: skip
         write_recipe(stage.dir, method, prompts_dir)
         stage.commit(generation)
