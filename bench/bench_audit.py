@@ -5,7 +5,8 @@
 
 The same scoring as `clinqa-synth audit OUT --score` (clinqa_synth.audit.score), but over committed label files
 whose datasets are not in the tree; also counts the labelled pairs that today's pre-answer checks would drop
-(identity, two-questions-in-one) and the echo and interpretive span answers, so a check's effect can be read off the labels.
+(identity, two-questions-in-one) and the echo and interpretive span answers, so a check's effect can be read off
+the labels.
 """
 
 from __future__ import annotations
@@ -30,12 +31,21 @@ def main(paths: list[str]) -> None:
             by_config[row["config"]].append(row)
     table = {}
     for config, rows in sorted(by_config.items()):
-        caught = [r for r in rows if is_identity_question(r["question"]) or is_compound_question(r["question"])
-                  or (r["answer"] and (is_echo_answer(r["question"], r["answer"])
-                                       or is_interpretive_question(r["question"])))]  # fmt: skip
-        table[config] = {**score(rows), "caught_by_todays_checks": {
-            "pairs": len(caught), "of_them_labelled_correct": sum(r["label"] == "correct" for r in caught)},
-            "precision_after_todays_checks": score([r for r in rows if r not in caught])}  # fmt: skip
+        caught = [
+            r
+            for r in rows
+            if is_identity_question(r["question"])
+            or is_compound_question(r["question"])
+            or (r["answer"] and (is_echo_answer(r["question"], r["answer"]) or is_interpretive_question(r["question"])))
+        ]
+        table[config] = {
+            **score(rows),
+            "caught_by_todays_checks": {
+                "pairs": len(caught),
+                "of_them_labelled_correct": sum(r["label"] == "correct" for r in caught),
+            },
+            "precision_after_todays_checks": score([r for r in rows if r not in caught]),
+        }
     print(json.dumps(table, indent=2))
 
 

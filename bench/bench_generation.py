@@ -1,17 +1,17 @@
 #!/usr/bin/env python
 """Generation benchmarks (issue 7, figures 1, 2, 3 and 5). Prints its figures; method in docs/benchmarks.md.
 
-  python bench/bench_generation.py throughput [--model small] [--docs 2]
-      completion tokens/s of `generate` on the embedded llama.cpp server, divided by (a) a raw saturating
-      replay of the same requests on the same server and (b) the paper's scheme (async batches of 5 with a
-      fixed 5 s pause), all in one run on one server; then the warm re-run of the finished config
-      (time / cold time, LLM calls made).
-  python bench/bench_generation.py yield OUT [CONFIG ...]
-      valid QA pairs per 1,000 completion tokens with clinqa-synth's span alignment vs exact-substring-only
-      placement, from a finished folder's generation.json and rows; prints the non-exact placements to audit.
-  python bench/bench_generation.py memory [--docs 10000]
-      peak memory of the pipeline (reader -> driver -> parquet writer) over N synthetic documents, with an
-      instant in-process chat client so that only clinqa-synth's own memory is measured.
+python bench/bench_generation.py throughput [--model small] [--docs 2]
+    completion tokens/s of `generate` on the embedded llama.cpp server, divided by (a) a raw saturating
+    replay of the same requests on the same server and (b) the paper's scheme (async batches of 5 with a
+    fixed 5 s pause), all in one run on one server; then the warm re-run of the finished config
+    (time / cold time, LLM calls made).
+python bench/bench_generation.py yield OUT [CONFIG ...]
+    valid QA pairs per 1,000 completion tokens with clinqa-synth's span alignment vs exact-substring-only
+    placement, from a finished folder's generation.json and rows; prints the non-exact placements to audit.
+python bench/bench_generation.py memory [--docs 10000]
+    peak memory of the pipeline (reader -> driver -> parquet writer) over N synthetic documents, with an
+    instant in-process chat client so that only clinqa-synth's own memory is measured.
 """
 
 from __future__ import annotations
@@ -53,8 +53,15 @@ class Recording:
         await self.inner.aclose()
 
 
-async def _replay(url: str, structured: str, requests: list[tuple[list, dict]], *, concurrency: int,
-                  batch: int | None = None, pause_s: float = 0.0) -> tuple[int, float, list[str]]:  # fmt: skip
+async def _replay(
+    url: str,
+    structured: str,
+    requests: list[tuple[list, dict]],
+    *,
+    concurrency: int,
+    batch: int | None = None,
+    pause_s: float = 0.0,
+) -> tuple[int, float, list[str]]:
     from clinqa_synth.llm.endpoint import EndpointChat
 
     client = EndpointChat(url, api_key="local", concurrency=concurrency, structured=structured, truncation_retries=0)
@@ -123,16 +130,33 @@ def throughput(model: str, docs: int, config: str) -> None:
     t0 = time.perf_counter()
     warm = generate_to_folder(notes, config=config, out=work / "warm", llm=settings, show_progress=False)
     warm_s = time.perf_counter() - t0
-    print(json.dumps({
-        "model": model, "config": config, "documents": docs, "requests": len(requests),
-        "generate_completion_tok_per_s": round(gen_tps, 2), "raw_saturating_tok_per_s": round(raw_tps, 2),
-        "paper_scheme_tok_per_s": round(paper_tps, 2), "ratio_vs_raw": round(gen_tps / raw_tps, 3),
-        "ratio_vs_paper_scheme": round(gen_tps / paper_tps, 3),
-        "cold_s": round(cold_s, 1), "warm_s": round(warm_s, 2), "warm_over_cold": round(warm_s / cold_s, 4),
-        "warm_llm_calls": warm.llm_usage.get("calls"), "warm_cache_hits": warm.llm_usage.get("cache_hits"),
-        "cold_llm_calls": cold.llm_usage.get("calls"), "generate_s": round(gen_s, 1), "raw_s": round(raw_s, 1),
-        "paper_s": round(paper_s, 1), "raw_failures": raw_failures, "paper_failures": paper_failures,
-    }, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "model": model,
+                "config": config,
+                "documents": docs,
+                "requests": len(requests),
+                "generate_completion_tok_per_s": round(gen_tps, 2),
+                "raw_saturating_tok_per_s": round(raw_tps, 2),
+                "paper_scheme_tok_per_s": round(paper_tps, 2),
+                "ratio_vs_raw": round(gen_tps / raw_tps, 3),
+                "ratio_vs_paper_scheme": round(gen_tps / paper_tps, 3),
+                "cold_s": round(cold_s, 1),
+                "warm_s": round(warm_s, 2),
+                "warm_over_cold": round(warm_s / cold_s, 4),
+                "warm_llm_calls": warm.llm_usage.get("calls"),
+                "warm_cache_hits": warm.llm_usage.get("cache_hits"),
+                "cold_llm_calls": cold.llm_usage.get("calls"),
+                "generate_s": round(gen_s, 1),
+                "raw_s": round(raw_s, 1),
+                "paper_s": round(paper_s, 1),
+                "raw_failures": raw_failures,
+                "paper_failures": paper_failures,
+            },
+            indent=2,
+        )
+    )
 
 
 def yield_figures(out: Path, configs: list[str]) -> None:
@@ -157,28 +181,53 @@ def yield_figures(out: Path, configs: list[str]) -> None:
         exact_tokens = tokens - requote_tokens
         ours_rate = 1000 * placed / tokens if tokens else 0.0
         exact_rate = 1000 * exact_only / exact_tokens if exact_tokens else 0.0
-        rows.append({
-            "config": name, "completion_tokens": tokens, "requote_tokens": requote_tokens, "placed": placed,
-            "placed_alignment_only": placed_without_requote, "placed_exact_only": exact_only,
-            "pairs_per_1k_tokens": round(ours_rate, 2), "exact_only_pairs_per_1k_tokens": round(exact_rate, 2),
-            "gain_per_token": round(ours_rate / exact_rate, 3) if exact_rate else None,
-            "gain_alignment_only": round(placed_without_requote / exact_only, 3) if exact_only else None,
-            "placement": placement,
-        })  # fmt: skip
+        rows.append(
+            {
+                "config": name,
+                "completion_tokens": tokens,
+                "requote_tokens": requote_tokens,
+                "placed": placed,
+                "placed_alignment_only": placed_without_requote,
+                "placed_exact_only": exact_only,
+                "pairs_per_1k_tokens": round(ours_rate, 2),
+                "exact_only_pairs_per_1k_tokens": round(exact_rate, 2),
+                "gain_per_token": round(ours_rate / exact_rate, 3) if exact_rate else None,
+                "gain_alignment_only": round(placed_without_requote / exact_only, 3) if exact_only else None,
+                "placement": placement,
+            }
+        )
         for row in datasets.load_dataset(str(out), name, split="train"):
             if row["match"] != "exact":
-                audit.append({"config": name, "match": row["match"], "question": row["question"],
-                              "model_answer": row["model_answer"],
-                              "placed": row["answers"]["text"][0] if row["answers"]["text"] else "(unanswerable)"})  # fmt: skip
-    totals = {key: sum(r[key] for r in rows) for key in ("completion_tokens", "requote_tokens", "placed",
-                                                          "placed_alignment_only", "placed_exact_only")}  # fmt: skip
+                audit.append(
+                    {
+                        "config": name,
+                        "match": row["match"],
+                        "question": row["question"],
+                        "model_answer": row["model_answer"],
+                        "placed": row["answers"]["text"][0] if row["answers"]["text"] else "(unanswerable)",
+                    }
+                )
+    totals = {
+        key: sum(r[key] for r in rows)
+        for key in ("completion_tokens", "requote_tokens", "placed", "placed_alignment_only", "placed_exact_only")
+    }
     ours = 1000 * totals["placed"] / totals["completion_tokens"] if totals["completion_tokens"] else 0.0
     exact_tokens = totals["completion_tokens"] - totals["requote_tokens"]
     exact = 1000 * totals["placed_exact_only"] / exact_tokens if exact_tokens else 0.0
-    print(json.dumps({"per_config": rows, "totals": totals, "overall_pairs_per_1k": round(ours, 2),
-                      "overall_exact_only_pairs_per_1k": round(exact, 2),
-                      "overall_gain_per_token": round(ours / exact, 3) if exact else None,
-                      "kept_non_exact_for_audit": audit}, indent=2, ensure_ascii=False))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "per_config": rows,
+                "totals": totals,
+                "overall_pairs_per_1k": round(ours, 2),
+                "overall_exact_only_pairs_per_1k": round(exact, 2),
+                "overall_gain_per_token": round(ours / exact, 3) if exact else None,
+                "kept_non_exact_for_audit": audit,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
 
 
 class InstantChat:
@@ -195,8 +244,13 @@ class InstantChat:
         elif "numbered list" in prompt:
             text = "\n".join(f"{i}. Is there finding {i}?" for i in range(1, 11))
         else:
-            text = json.dumps({"answers": [{"number": i, "answer": "small effusion" if i % 2 else "Unanswerable"}
-                                           for i in range(1, 11)]})  # fmt: skip
+            text = json.dumps(
+                {
+                    "answers": [
+                        {"number": i, "answer": "small effusion" if i % 2 else "Unanswerable"} for i in range(1, 11)
+                    ]
+                }
+            )
         return Completion(text, "stop", Usage(100, 50))
 
 
@@ -214,9 +268,19 @@ def memory(docs: int) -> None:
     summary = generate_to_folder(source, config="direct", out=work / "out", chat=InstantChat(), show_progress=False)
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"documents": docs, "rows": summary.kept, "wall_s": round(elapsed, 1),
-                      "peak_rss_mb": round(peak / 1024, 1), "rss_growth_mb": round((peak - before) / 1024, 1),
-                      "input_mb": round(source.stat().st_size / 2**20, 1)}, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "documents": docs,
+                "rows": summary.kept,
+                "wall_s": round(elapsed, 1),
+                "peak_rss_mb": round(peak / 1024, 1),
+                "rss_growth_mb": round((peak - before) / 1024, 1),
+                "input_mb": round(source.stat().st_size / 2**20, 1),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,12 @@ def windows(width: int = 600, train_limit: int | None = None, dev_limit: int | N
     from clinqa_synth.qa.subsets import answer_windows
 
     out = Path(tempfile.mkdtemp(prefix="bench-qa-"))
-    answer_windows(load_qa_file(COVID / "covid-qa-train.json", normalize_whitespace=True), width, train_limit).to_json(out / "train.jsonl")
-    answer_windows(load_qa_file(COVID / "covid-qa-dev.json", normalize_whitespace=True), width, dev_limit).to_json(out / "dev.jsonl")
+    answer_windows(load_qa_file(COVID / "covid-qa-train.json", normalize_whitespace=True), width, train_limit).to_json(
+        out / "train.jsonl"
+    )
+    answer_windows(load_qa_file(COVID / "covid-qa-dev.json", normalize_whitespace=True), width, dev_limit).to_json(
+        out / "dev.jsonl"
+    )
     return out / "train.jsonl", out / "dev.jsonl"
 
 
@@ -46,8 +50,15 @@ def throughput(steps: int, rounds: int = 3, warmup: int = 3) -> None:
     dominated by one-off costs and by noise from the machine.
     """
     import datasets
-    from transformers import (AutoModelForQuestionAnswering, AutoTokenizer, HfArgumentParser, Trainer, TrainerCallback,
-                              TrainingArguments, default_data_collator)  # fmt: skip
+    from transformers import (
+        AutoModelForQuestionAnswering,
+        AutoTokenizer,
+        HfArgumentParser,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+        default_data_collator,
+    )
 
     from clinqa_synth.qa.arguments import DataTrainingArguments, ModelArguments
     from clinqa_synth.qa.backbone import packaged_minilm_path
@@ -68,35 +79,84 @@ def throughput(steps: int, rounds: int = 3, warmup: int = 3) -> None:
             return statistics.median(self.stamps[warmup:])
 
     train, dev = windows(train_limit=steps * 16)
-    common = ["--model_name_or_path", "packaged-minilm", "--max_seq_length", "256", "--doc_stride", "64", "--use_cpu",
-              "--report_to", "none", "--per_device_train_batch_size", "16", "--max_steps", str(steps), "--seed", "42",
-              "--save_strategy", "no", "--dataloader_num_workers", "0"]  # fmt: skip
+    common = [
+        "--model_name_or_path",
+        "packaged-minilm",
+        "--max_seq_length",
+        "256",
+        "--doc_stride",
+        "64",
+        "--use_cpu",
+        "--report_to",
+        "none",
+        "--per_device_train_batch_size",
+        "16",
+        "--max_steps",
+        str(steps),
+        "--seed",
+        "42",
+        "--save_strategy",
+        "no",
+        "--dataloader_num_workers",
+        "0",
+    ]
     path = packaged_minilm_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
     raw = datasets.load_dataset("json", data_files=str(train), split="train")
-    features = raw.map(partial(prepare_train_features, tokenizer=tokenizer, settings=FeatureSettings(256, 64)),
-                       batched=True, remove_columns=raw.column_names)  # fmt: skip
+    features = raw.map(
+        partial(prepare_train_features, tokenizer=tokenizer, settings=FeatureSettings(256, 64)),
+        batched=True,
+        remove_columns=raw.column_names,
+    )
     rows = []
     for _ in range(rounds):
         clock = StepClock()
-        args = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=16, max_steps=steps,
-                                 seed=42, use_cpu=True, report_to="none", save_strategy="no",
-                                 dataloader_num_workers=0)  # fmt: skip
-        trainer = Trainer(model=AutoModelForQuestionAnswering.from_pretrained(path), args=args, train_dataset=features,
-                          data_collator=default_data_collator, callbacks=[clock])  # fmt: skip
+        args = TrainingArguments(
+            output_dir=tempfile.mkdtemp(),
+            per_device_train_batch_size=16,
+            max_steps=steps,
+            seed=42,
+            use_cpu=True,
+            report_to="none",
+            save_strategy="no",
+            dataloader_num_workers=0,
+        )
+        trainer = Trainer(
+            model=AutoModelForQuestionAnswering.from_pretrained(path),
+            args=args,
+            train_dataset=features,
+            data_collator=default_data_collator,
+            callbacks=[clock],
+        )
         bare_sps = trainer.train().metrics["train_samples_per_second"]
         bare_step = clock.median_step_s()
         clock = StepClock()
         parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments))
         model_args, data_args, training_args = parser.parse_args_into_dataclasses(
-            args=["--train_file", str(train), "--do_train", "--output_dir", tempfile.mkdtemp(), *common])
+            args=["--train_file", str(train), "--do_train", "--output_dir", tempfile.mkdtemp(), *common]
+        )
         result = run_qa(model_args, data_args, training_args, callbacks=[clock])
-        rows.append({"bare_median_step_s": round(bare_step, 4), "run_qa_median_step_s": round(clock.median_step_s(), 4),
-                     "step_ratio": round(bare_step / clock.median_step_s(), 3), "bare_samples_per_s": bare_sps,
-                     "run_qa_samples_per_s": result["train"]["train_samples_per_second"]})  # fmt: skip
+        rows.append(
+            {
+                "bare_median_step_s": round(bare_step, 4),
+                "run_qa_median_step_s": round(clock.median_step_s(), 4),
+                "step_ratio": round(bare_step / clock.median_step_s(), 3),
+                "bare_samples_per_s": bare_sps,
+                "run_qa_samples_per_s": result["train"]["train_samples_per_second"],
+            }
+        )
     ratios = [r["step_ratio"] for r in rows]
-    print(json.dumps({"steps": steps, "warmup_steps_dropped": warmup, "rounds": rows,
-                      "median_step_ratio": statistics.median(ratios)}, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "steps": steps,
+                "warmup_steps_dropped": warmup,
+                "rounds": rows,
+                "median_step_ratio": statistics.median(ratios),
+            },
+            indent=2,
+        )
+    )
 
 
 def naive_postprocess(examples, features, start_logits, end_logits, n_best_size=20, max_answer_length=30):
@@ -132,8 +192,10 @@ def postprocess(n_examples: int, windows_per_example: int, length: int) -> None:
     examples = [{"id": str(i), "context": context} for i in range(n_examples)]
     offsets = [None] * 20 + [(5 * k, 5 * k + 4) for k in range(length - 20)]
     n_features = n_examples * windows_per_example
-    features = {"example_id": [str(i // windows_per_example) for i in range(n_features)],
-                "offset_mapping": [offsets] * n_features}  # fmt: skip
+    features = {
+        "example_id": [str(i // windows_per_example) for i in range(n_features)],
+        "offset_mapping": [offsets] * n_features,
+    }
 
     import datasets
 
@@ -147,9 +209,20 @@ def postprocess(n_examples: int, windows_per_example: int, length: int) -> None:
     naive = naive_postprocess(examples, features, start, end)
     t_naive = time.perf_counter() - t0
     agree = sum(ours.answers[k] == naive[k] for k in naive) / len(naive)
-    print(json.dumps({"examples": n_examples, "features": n_features, "seq_len": length, "vectorised_s": round(t_ours, 2),
-                      "per_example_loop_s": round(t_naive, 2), "speedup": round(t_naive / t_ours, 1),
-                      "same_answers": round(agree, 4)}, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "examples": n_examples,
+                "features": n_features,
+                "seq_len": length,
+                "vectorised_s": round(t_ours, 2),
+                "per_example_loop_s": round(t_naive, 2),
+                "speedup": round(t_naive / t_ours, 1),
+                "same_answers": round(agree, 4),
+            },
+            indent=2,
+        )
+    )
 
 
 def full(epochs: float, train_limit: int | None) -> None:
@@ -157,17 +230,57 @@ def full(epochs: float, train_limit: int | None) -> None:
 
     train, dev = windows(train_limit=train_limit)
     out = Path(tempfile.mkdtemp(prefix="bench-qa-full-"))
-    results = parse_and_run([
-        "--model_name_or_path", "packaged-minilm", "--train_file", str(train), "--validation_file", str(dev),
-        "--do_train", "--do_eval", "--max_seq_length", "256", "--doc_stride", "64", "--learning_rate", "5e-5",
-        "--num_train_epochs", str(epochs), "--per_device_train_batch_size", "16", "--eval_strategy", "epoch",
-        "--save_strategy", "epoch", "--load_best_model_at_end", "--metric_for_best_model", "f1",
-        "--save_total_limit", "1", "--use_cpu", "--report_to", "none", "--seed", "42", "--output_dir", str(out),
-    ])  # fmt: skip
+    results = parse_and_run(
+        [
+            "--model_name_or_path",
+            "packaged-minilm",
+            "--train_file",
+            str(train),
+            "--validation_file",
+            str(dev),
+            "--do_train",
+            "--do_eval",
+            "--max_seq_length",
+            "256",
+            "--doc_stride",
+            "64",
+            "--learning_rate",
+            "5e-5",
+            "--num_train_epochs",
+            str(epochs),
+            "--per_device_train_batch_size",
+            "16",
+            "--eval_strategy",
+            "epoch",
+            "--save_strategy",
+            "epoch",
+            "--load_best_model_at_end",
+            "--metric_for_best_model",
+            "f1",
+            "--save_total_limit",
+            "1",
+            "--use_cpu",
+            "--report_to",
+            "none",
+            "--seed",
+            "42",
+            "--output_dir",
+            str(out),
+        ]
+    )
     keys = ("eval_exact", "eval_f1", "eval_ro", "eval_total")
-    print(json.dumps({"epochs": epochs, "train_windows": train_limit or "all", **{k: results["eval"][k] for k in keys},
-                      "train_samples_per_second": results["train"]["train_samples_per_second"],
-                      "train_runtime_s": results["train"]["train_runtime"]}, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "epochs": epochs,
+                "train_windows": train_limit or "all",
+                **{k: results["eval"][k] for k in keys},
+                "train_samples_per_second": results["train"]["train_samples_per_second"],
+                "train_runtime_s": results["train"]["train_runtime"],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from clinqa_synth.llm.session import LLMSettings  # noqa: E402
-from clinqa_synth.pipeline.answer_checks import answer_problem  # noqa: E402
 from clinqa_synth.methods import available_methods  # noqa: E402
 from clinqa_synth.pipeline import steps  # noqa: E402
+from clinqa_synth.pipeline.answer_checks import answer_problem  # noqa: E402
 from clinqa_synth.pipeline.api import generate_to_folder  # noqa: E402
 from clinqa_synth.text import words  # noqa: E402
 
@@ -48,8 +48,13 @@ def legacy_aligner() -> Any:
     import subprocess
     import tempfile
 
-    source = subprocess.run(["git", "show", f"{LEGACY_COMMIT}:src/clinqa_synth/pipeline/spans.py"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    source = subprocess.run(
+        ["git", "show", f"{LEGACY_COMMIT}:src/clinqa_synth/pipeline/spans.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "legacy_spans.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("legacy_spans", path)
@@ -80,8 +85,11 @@ def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, An
     source_overlaps = [r["question_source_overlap"] for r in rows]
     tokens = sum(record["completion_tokens_by_step"].values())
     funnel = record["funnel"]
-    echo = sum(1 for r in answerable if answer_problem(r["question"], r["answers"]["text"][0], r["context"],
-                                                             max_answer_words=10**6) == "echo_answer")  # fmt: skip
+    echo = sum(
+        1
+        for r in answerable
+        if answer_problem(r["question"], r["answers"]["text"][0], r["context"], max_answer_words=10**6) == "echo_answer"
+    )
     return {
         "kept": len(rows),
         "answerable_per_document": round(len(answerable) / documents, 2),
@@ -111,8 +119,11 @@ def main() -> None:
     parser.add_argument("--configs", default="direct,nooverlap_summary")
     parser.add_argument("--model", default="default")
     parser.add_argument("--docs", type=Path, default=ROOT / "documents" / "radiology")
-    parser.add_argument("--shipped-only", action="store_true",
-                        help="run only the shipped variants (the paper variants' figures are already on record)")
+    parser.add_argument(
+        "--shipped-only",
+        action="store_true",
+        help="run only the shipped variants (the paper variants' figures are already on record)",
+    )
     args = parser.parse_args()
     configs = args.configs.split(",")
     methods = args.out / "methods"
@@ -128,10 +139,18 @@ def main() -> None:
         placement = original(answer, context, question, **options)
         if options.get("allow_fuzzy", True) and current[0].endswith("_paper"):
             old = legacy_spans.align_answer(answer, context, question)
-            tried.append({"config": current[0], "question": question, "answer": answer,
-                          "new": placement.span and placement.span.text, "refused": placement.refused,
-                          "old": old and old.text, "old_match": old and old.match,
-                          "context": context})  # fmt: skip
+            tried.append(
+                {
+                    "config": current[0],
+                    "question": question,
+                    "answer": answer,
+                    "new": placement.span and placement.span.text,
+                    "refused": placement.refused,
+                    "old": old and old.text,
+                    "old_match": old and old.match,
+                    "context": context,
+                }
+            )
         return placement
 
     steps.place_answer = recording
@@ -141,8 +160,15 @@ def main() -> None:
             current[0] = name
             llm = LLMSettings(model=args.model, cache_dir=args.out / "cache" / name)
             started = time.perf_counter()
-            generate_to_folder(str(args.docs), config=name, out=args.out / "data", llm=llm, kind="radiology",
-                               methods_dir=methods, show_progress=False)  # fmt: skip
+            generate_to_folder(
+                str(args.docs),
+                config=name,
+                out=args.out / "data",
+                llm=llm,
+                kind="radiology",
+                methods_dir=methods,
+                show_progress=False,
+            )
             table[name] = figures(args.out, name, documents, time.perf_counter() - started)
             print(name, json.dumps(table[name]), flush=True)
 
@@ -156,8 +182,11 @@ def main() -> None:
             "refused_now_by_reason": dict(Counter(r["refused"] for r in rows if r["new"] is None and r["refused"])),
             "refused_now_but_legacy_placed": sum(1 for r in rows if r["new"] is None and r["old"] is not None),
         }
-    refusals = [{k: v for k, v in r.items() if k != "context"} | {"context": r["context"]}
-                for r in tried if r["new"] is None and r["old"] is not None]  # fmt: skip
+    refusals = [
+        {k: v for k, v in r.items() if k != "context"} | {"context": r["context"]}
+        for r in tried
+        if r["new"] is None and r["old"] is not None
+    ]
     (args.out / "quality.json").write_text(json.dumps({"table": table, "alignment": alignment}, indent=2))
     (args.out / "refusals.json").write_text(json.dumps(refusals, indent=2))
     print(json.dumps({"alignment": alignment}, indent=2))

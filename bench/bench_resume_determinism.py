@@ -41,9 +41,17 @@ def main() -> None:
     model = resolve_model(args.model)
 
     def call(url: str, prompt: str, max_tokens: int) -> str:
-        body = {"model": "x", "messages": [{"role": "user", "content": prompt}], "temperature": 0, "top_p": 1,
-                "seed": 0, "max_tokens": max_tokens}  # fmt: skip
-        return httpx.post(url + "/v1/chat/completions", json=body, timeout=600).json()["choices"][0]["message"]["content"]
+        body = {
+            "model": "x",
+            "messages": [{"role": "user", "content": prompt}],
+            "temperature": 0,
+            "top_p": 1,
+            "seed": 0,
+            "max_tokens": max_tokens,
+        }
+        return httpx.post(url + "/v1/chat/completions", json=body, timeout=600).json()["choices"][0]["message"][
+            "content"
+        ]
 
     def scenario(steps: list[tuple[str, str, int]]) -> dict[str, str]:
         with EmbeddedServer(model, n_ctx=4096) as server:
@@ -51,12 +59,16 @@ def main() -> None:
 
     n = args.max_tokens
     started = time.perf_counter()
-    reference = scenario([("a1", first(doc_a), n), ("a2", second(doc_a), n), ("b1", first(doc_b), n), ("b2", second(doc_b), n)])
+    reference = scenario(
+        [("a1", first(doc_a), n), ("a2", second(doc_a), n), ("b1", first(doc_b), n), ("b2", second(doc_b), n)]
+    )
     cases = {
         "fresh server, document B from its first call": [("b1", first(doc_b), n), ("b2", second(doc_b), n)],
         "fresh server, B's second call alone (resume, no prime)": [("b2", second(doc_b), n)],
-        "fresh server, prime with B's first call, then B's second (resume, prime)": [("prime", first(doc_b), 1),
-                                                                                  ("b2", second(doc_b), n)],
+        "fresh server, prime with B's first call, then B's second (resume, prime)": [
+            ("prime", first(doc_b), 1),
+            ("b2", second(doc_b), n),
+        ],
     }
     print(f"model {model.name}, {n} tokens per call")
     for label, steps in cases.items():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -101,13 +101,24 @@ def generated(small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) 
     root = tmp_path_factory.mktemp("e2e")
     notes = copy_sample_reports(root / "notes", ("synthetic-chest-xray-002.txt", "synthetic-us-abdomen-003.txt"))
     out = root / "out"
-    args = ["generate", "--input", str(notes), "--config", "direct,nooverlap_summary", "--out", str(out),
-            "--model", "small", "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(root / "cache"),
-            "--quiet"]  # fmt: skip
+    args = [
+        "generate",
+        "--input",
+        str(notes),
+        "--config",
+        "direct,nooverlap_summary",
+        "--out",
+        str(out),
+        "--model",
+        "small",
+        "--methods-dir",
+        str(FIXTURES / "test_methods"),
+        "--cache-dir",
+        str(root / "cache"),
+        "--quiet",
+    ]
     assert main(args) == 0
     return {"args": args, "out": out, "root": root}
-
-
 
 
 LLM_FIXTURES = {"llm_server", "small_model_path", "generated", "uninterrupted"}

@@ -17,14 +17,33 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx2 as httpx
 
 FAULTS = (
-    "ok", "503", "500", "502", "429", "429-retry-after", "401", "403", "404", "400-context", "reset", "slow",
-    "truncated", "malformed-json", "empty-content", "wrong-format", "paraphrase",
-    "think", "think-field", "think-unfinished",
-)  # fmt: skip
+    "ok",
+    "503",
+    "500",
+    "502",
+    "429",
+    "429-retry-after",
+    "401",
+    "403",
+    "404",
+    "400-context",
+    "reset",
+    "slow",
+    "truncated",
+    "malformed-json",
+    "empty-content",
+    "wrong-format",
+    "paraphrase",
+    "think",
+    "think-field",
+    "think-unfinished",
+)
 # What a thinking model's reasoning looks like in front of its answer (Qwen3 / R1 distills), quoting a report
 # on purpose: a reasoning block that reached the parsers would be taken for questions or quotations.
-REASONING = ('Okay, the user wants questions about the report. The report says "No acute intracranial '
-             'hemorrhage." so maybe: 1. Is there bleeding? Let me write the JSON {"answers": []} carefully.')
+REASONING = (
+    'Okay, the user wants questions about the report. The report says "No acute intracranial '
+    'hemorrhage." so maybe: 1. Is there bleeding? Let me write the JSON {"answers": []} carefully.'
+)
 
 
 class FaultProxy:
@@ -119,9 +138,11 @@ class FaultProxy:
                     status, payload = proxy.memo[body]
                 else:
                     upstream = httpx.post(
-                        proxy.upstream + self.path, content=body, headers={"Content-Type": "application/json"},
+                        proxy.upstream + self.path,
+                        content=body,
+                        headers={"Content-Type": "application/json"},
                         timeout=600,
-                    )  # fmt: skip
+                    )
                     proxy.forwarded += 1
                     status, payload = upstream.status_code, upstream.content
                     if proxy.memoize and status == 200:
@@ -166,7 +187,7 @@ class FaultProxy:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self
 

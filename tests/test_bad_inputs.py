@@ -26,8 +26,21 @@ def no_output(out: Path) -> None:
 
 
 def generate(tmp_path: Path, input_path: Path | str, *extra: str) -> list[str]:
-    return ["generate", "--input", str(input_path), "--out", str(tmp_path / "out"), "--quiet",
-            "--endpoint", "http://127.0.0.1:9", "--max-retries", "0", "--cache-dir", str(tmp_path / "cache"), *extra]  # fmt: skip
+    return [
+        "generate",
+        "--input",
+        str(input_path),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--max-retries",
+        "0",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        *extra,
+    ]
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -83,13 +96,18 @@ def test_unknown_config_lists_the_valid_ones(tmp_path: Path, capsys) -> None:
     [
         ("description: x\nno_overlapp: true\n", "no_overlapp: Extra inputs are not permitted"),
         ("description: x\nmax_tokens: lots\n", "max_tokens"),
-        ("description: x\nradiology: {num_questions: 2, keep: 5}\n", "keep \\(K=5\\) cannot exceed num_questions \\(N=2\\)"),
+        (
+            "description: x\nradiology: {num_questions: 2, keep: 5}\n",
+            "keep \\(K=5\\) cannot exceed num_questions \\(N=2\\)",
+        ),
     ],
 )
 def test_bad_method_yaml(tmp_path: Path, capsys, yaml_text: str, message: str) -> None:
     write(tmp_path, "methods/mine.yaml", yaml_text)
     path = write(tmp_path, "notes/a.txt", REPORT)
-    err = run_cli(generate(tmp_path, path.parent, "--config", "mine", "--methods-dir", str(tmp_path / "methods")), capsys)
+    err = run_cli(
+        generate(tmp_path, path.parent, "--config", "mine", "--methods-dir", str(tmp_path / "methods")), capsys
+    )
     assert __import__("re").search(message, err), err
     no_output(tmp_path / "out")
 
@@ -180,8 +198,14 @@ def test_document_larger_than_the_model_context(tmp_path: Path, capsys, llm_serv
     no_output(tmp_path / "out")
 
 
-@pytest.mark.parametrize("flag,value,message", [("--shard", "3/2", "need 0 <= i < n"), ("--shard", "x", "use i/n"),
-                                                ("--validation-fraction", "1.5", "must be in")])  # fmt: skip
+@pytest.mark.parametrize(
+    "flag,value,message",
+    [
+        ("--shard", "3/2", "need 0 <= i < n"),
+        ("--shard", "x", "use i/n"),
+        ("--validation-fraction", "1.5", "must be in"),
+    ],
+)
 def test_bad_run_options(tmp_path: Path, capsys, flag: str, value: str, message: str) -> None:
     path = write(tmp_path, "notes/a.txt", REPORT)
     assert message in run_cli(generate(tmp_path, path.parent, flag, value), capsys)
@@ -209,5 +233,7 @@ def test_predictions_missing_questions(tmp_path: Path, capsys) -> None:
 
 
 def test_experiment_config_with_unknown_key(tmp_path: Path, capsys) -> None:
-    config = write(tmp_path, "exp.yaml", "output_dir: x\nvalidation_file: a\ntest_file: b\ntraining_sets: [{name: s}]\nepochs: 3\n")
+    config = write(
+        tmp_path, "exp.yaml", "output_dir: x\nvalidation_file: a\ntest_file: b\ntraining_sets: [{name: s}]\nepochs: 3\n"
+    )
     assert "epochs: Extra inputs are not permitted" in run_cli(["experiment", str(config)], capsys)

@@ -4,7 +4,6 @@ the rows (so edits never reuse stale data), and generation through the same pipe
 from __future__ import annotations
 
 import json
-
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,8 +20,6 @@ from clinqa_synth.methods import available_methods
 from clinqa_synth.pipeline.prompts import builtin_prompts_dir
 
 
-
-
 def test_one_builder_config_per_shipped_method() -> None:
     assert [c.name for c in ClinqaSynth.BUILDER_CONFIGS] == sorted(available_methods())
     assert {"direct", "temp_anneal", "prefix", "nooverlap", "summary", "nooverlap_summary", "prefix_summary"} <= set(
@@ -32,8 +29,12 @@ def test_one_builder_config_per_shipped_method() -> None:
 
 def test_config_id_changes_with_everything_that_shapes_the_rows(notes, small_model_path, tmp_path) -> None:
     def config_id(**overrides) -> str:
-        kwargs = {"config_name": "direct", "documents": str(notes), "llm": LLMSettings(model=str(small_model_path)),
-                  "cache_dir": str(tmp_path / "hf")}  # fmt: skip
+        kwargs = {
+            "config_name": "direct",
+            "documents": str(notes),
+            "llm": LLMSettings(model=str(small_model_path)),
+            "cache_dir": str(tmp_path / "hf"),
+        }
         kwargs.update(overrides)
         return ClinqaSynth(**kwargs).config_id
 
@@ -70,8 +71,13 @@ def test_user_methods_and_errors(notes, small_model_path, tmp_path) -> None:
     methods = tmp_path / "methods"
     methods.mkdir()
     (methods / "my_method.yaml").write_text("description: mine\nno_overlap: true\n")
-    builder = ClinqaSynth(config_name="my_method", methods_dir=str(methods), documents=str(notes),
-                          llm=LLMSettings(model=str(small_model_path)), cache_dir=str(tmp_path / "hf"))  # fmt: skip
+    builder = ClinqaSynth(
+        config_name="my_method",
+        methods_dir=str(methods),
+        documents=str(notes),
+        llm=LLMSettings(model=str(small_model_path)),
+        cache_dir=str(tmp_path / "hf"),
+    )
     assert builder.config.name == "my_method" and builder.config_id.startswith("my_method-")
     with pytest.raises(ClinqaError, match="unknown config 'nope'; valid configs: direct"):
         ClinqaSynth(config_name="nope", documents=str(notes), cache_dir=str(tmp_path / "hf"))
@@ -84,10 +90,17 @@ def test_builder_generates_caches_and_regenerates_after_an_edit(llm_server, note
     secret = "hf_" + "BuilderSecret0" * 2
     work_before = set(Path(tempfile.gettempdir()).glob("clinqa-synth-builder-*"))
     with FaultProxy(llm_server.base_url) as proxy:
-        llm = LLMSettings(endpoint=proxy.url, api_key=secret, structured="llama-cpp-python",
-                          cache_dir=tmp_path / "llm-cache")  # fmt: skip
-        common = {"config_name": "direct", "documents": str(notes), "methods_dir": str(FIXTURES / "test_methods"),
-                  "validation_fraction": 0.5, "cache_dir": str(tmp_path / "hf"), "llm": llm}  # fmt: skip
+        llm = LLMSettings(
+            endpoint=proxy.url, api_key=secret, structured="llama-cpp-python", cache_dir=tmp_path / "llm-cache"
+        )
+        common = {
+            "config_name": "direct",
+            "documents": str(notes),
+            "methods_dir": str(FIXTURES / "test_methods"),
+            "validation_fraction": 0.5,
+            "cache_dir": str(tmp_path / "hf"),
+            "llm": llm,
+        }
         builder = ClinqaSynth(**common)
         assert secret not in builder.config_id and secret not in repr(builder.config)
         builder.download_and_prepare()
@@ -107,8 +120,15 @@ def test_builder_generates_caches_and_regenerates_after_an_edit(llm_server, note
         # the same rows as the CLI/folder path on the same inputs (served from the completion cache)
         from clinqa_synth.pipeline.api import generate_to_folder
 
-        generate_to_folder(str(notes), config="direct", out=tmp_path / "folder", llm=llm, validation_fraction=0.5,
-                           methods_dir=FIXTURES / "test_methods", show_progress=False)  # fmt: skip
+        generate_to_folder(
+            str(notes),
+            config="direct",
+            out=tmp_path / "folder",
+            llm=llm,
+            validation_fraction=0.5,
+            methods_dir=FIXTURES / "test_methods",
+            show_progress=False,
+        )
         folder = datasets.load_dataset(str(tmp_path / "folder"), "direct")
         assert {k: v.to_list() for k, v in built.items()} == {k: v.to_list() for k, v in folder.items()}
         record = json.loads((tmp_path / "folder" / "direct" / "generation.json").read_text())
@@ -134,6 +154,9 @@ def test_builder_generates_caches_and_regenerates_after_an_edit(llm_server, note
         answer_calls = proxy.chat_requests - first_calls
         assert 0 < answer_calls <= 2 * len(SAMPLE_DOCS) * 3  # one per section, plus format retries at most
         edited_rows = [row for split in edited.as_dataset().values() for row in split]
-        assert all(r["context"][s : s + len(t)] == t for r in edited_rows
-                   for t, s in zip(r["answers"]["text"], r["answers"]["answer_start"]))  # fmt: skip
+        assert all(
+            r["context"][s : s + len(t)] == t
+            for r in edited_rows
+            for t, s in zip(r["answers"]["text"], r["answers"]["answer_start"])
+        )
     assert set(Path(tempfile.gettempdir()).glob("clinqa-synth-builder-*")) == work_before, "work folders removed"

@@ -32,16 +32,40 @@ from clinqa_synth.report import build_report
 # Synthetic notes in MIMIC-IV-Note's published layout (discharge.csv / radiology.csv columns); no real note.
 MIMIC_COLUMNS = ["note_id", "subject_id", "hadm_id", "note_type", "note_seq", "charttime", "storetime", "text"]
 MIMIC_ROWS = [
-    ["10000001-DS-1", "10000001", "20000001", "DS", "1", "2180-05-06 00:00:00", "2180-05-07 12:00:00",
-     "Discharge Diagnosis: community acquired pneumonia.\n\nHospital Course: Treated with ceftriaxone and "
-     "azithromycin for five days. Oxygen weaned to room air on day three.\n\nDischarge Medications: none new."],
-    ["10000002-DS-1", "10000002", "20000002", "DS", "1", "2181-01-02 00:00:00", "2181-01-03 09:00:00",
-     "Discharge Diagnosis: left ankle fracture.\n\nHospital Course: Open reduction and internal fixation on "
-     "hospital day one without complication.\n\nDischarge Instructions: non weight bearing for six weeks."],
-    ["10000003-RR-7", "10000003", "20000003", "RR", "7", "2182-03-04 10:00:00", "2182-03-04 11:00:00",
-     "EXAMINATION: Chest radiograph.\nFINDINGS: No focal consolidation. No pleural effusion.\n"
-     "IMPRESSION: No acute cardiopulmonary process."],
-]  # fmt: skip
+    [
+        "10000001-DS-1",
+        "10000001",
+        "20000001",
+        "DS",
+        "1",
+        "2180-05-06 00:00:00",
+        "2180-05-07 12:00:00",
+        "Discharge Diagnosis: community acquired pneumonia.\n\nHospital Course: Treated with ceftriaxone and "
+        "azithromycin for five days. Oxygen weaned to room air on day three.\n\nDischarge Medications: none new.",
+    ],
+    [
+        "10000002-DS-1",
+        "10000002",
+        "20000002",
+        "DS",
+        "1",
+        "2181-01-02 00:00:00",
+        "2181-01-03 09:00:00",
+        "Discharge Diagnosis: left ankle fracture.\n\nHospital Course: Open reduction and internal fixation on "
+        "hospital day one without complication.\n\nDischarge Instructions: non weight bearing for six weeks.",
+    ],
+    [
+        "10000003-RR-7",
+        "10000003",
+        "20000003",
+        "RR",
+        "7",
+        "2182-03-04 10:00:00",
+        "2182-03-04 11:00:00",
+        "EXAMINATION: Chest radiograph.\nFINDINGS: No focal consolidation. No pleural effusion.\n"
+        "IMPRESSION: No acute cardiopulmonary process.",
+    ],
+]
 
 
 def write_mimic_iv_note(path: Path, rows: list[list[str]] = MIMIC_ROWS) -> Path:
@@ -54,6 +78,7 @@ def write_mimic_iv_note(path: Path, rows: list[list[str]] = MIMIC_ROWS) -> Path:
 
 
 # --- readers ---------------------------------------------------------------------------------------------------
+
 
 def test_mimic_iv_note_is_recognised_credentialed_and_filtered(tmp_path: Path) -> None:
     path = write_mimic_iv_note(tmp_path / "discharge.csv.gz")
@@ -85,6 +110,7 @@ def test_credentialed_flag_marks_a_plain_table(tmp_path: Path) -> None:
 
 # --- a scripted generator (the project's chat protocol), for fast logic tests --------------------------------------
 
+
 class ScriptedModel:
     """Answers the question prompt with two questions and the answer prompt with a quotation from the text."""
 
@@ -106,8 +132,16 @@ class ScriptedModel:
 
 def generate_scripted(out: Path, model: str, **kwargs: Any) -> Any:
     texts = [row[-1] for row in MIMIC_ROWS[:2]]
-    return generate_to_folder(texts, config="direct", out=out, chat=ScriptedModel(model), kind="clinical_record",
-                              methods_dir=FIXTURES / "test_methods", show_progress=False, **kwargs)  # fmt: skip
+    return generate_to_folder(
+        texts,
+        config="direct",
+        out=out,
+        chat=ScriptedModel(model),
+        kind="clinical_record",
+        methods_dir=FIXTURES / "test_methods",
+        show_progress=False,
+        **kwargs,
+    )
 
 
 def test_a_pilot_run_projects_the_whole_input(tmp_path: Path) -> None:
@@ -161,18 +195,43 @@ def test_a_folder_marked_credentialed_stays_so_and_refuses_public_pushes(tmp_pat
 
 # --- through the CLI, on the real server ----------------------------------------------------------------------------
 
+
 def cli_generate(source: Path, out: Path, cache: Path, endpoint: str, *extra: str) -> list[str]:
-    return ["generate", "--input", str(source), "--config", "direct", "--out", str(out), "--quiet",
-            "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(cache), "--endpoint", endpoint,
-            *extra]  # fmt: skip
+    return [
+        "generate",
+        "--input",
+        str(source),
+        "--config",
+        "direct",
+        "--out",
+        str(out),
+        "--quiet",
+        "--methods-dir",
+        str(FIXTURES / "test_methods"),
+        "--cache-dir",
+        str(cache),
+        "--endpoint",
+        endpoint,
+        *extra,
+    ]
 
 
 @pytest.mark.llm
 def test_a_mimic_pilot_run_from_the_cli(llm_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = write_mimic_iv_note(tmp_path / "discharge.csv.gz")
     out = tmp_path / "out"
-    args = cli_generate(source, out, tmp_path / "cache", llm_server.base_url,
-                        "--where", "note_type=DS", "--limit", "1", "--name", "{method}@qwen-0.5b")  # fmt: skip
+    args = cli_generate(
+        source,
+        out,
+        tmp_path / "cache",
+        llm_server.base_url,
+        "--where",
+        "note_type=DS",
+        "--limit",
+        "1",
+        "--name",
+        "{method}@qwen-0.5b",
+    )
     assert main(args) == 0
     printed = capsys.readouterr().err
     assert "of 2 (--limit)" in printed and "estimate for all 2 documents" in printed
@@ -231,8 +290,16 @@ def test_a_config_carries_its_recipe_and_reruns_from_it(tmp_path: Path) -> None:
     method_file, prompts_dir, name = read_recipe(out / "direct")
     again = tmp_path / "again"
     texts = [row[-1] for row in MIMIC_ROWS[:2]]
-    generate_to_folder(texts, config=str(method_file), out=again, chat=ScriptedModel("gen-a"), kind="clinical_record",
-                       prompts_dir=prompts_dir, name=name, show_progress=False)  # fmt: skip
+    generate_to_folder(
+        texts,
+        config=str(method_file),
+        out=again,
+        chat=ScriptedModel("gen-a"),
+        kind="clinical_record",
+        prompts_dir=prompts_dir,
+        name=name,
+        show_progress=False,
+    )
     rerun = json.loads((again / "direct" / "generation.json").read_text())
     assert rerun["prompt_files"] == generation["prompt_files"] and rerun["method"] == generation["method"]
     with pytest.raises(ClinqaError, match="no recipe/method.yaml"):

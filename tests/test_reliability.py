@@ -27,11 +27,28 @@ from clinqa_synth.cli import main
 pytestmark = pytest.mark.llm
 
 
-
 def gen_args(notes: Path, out: Path, cache: Path, endpoint: str, *extra: str) -> list[str]:
-    return ["generate", "--input", str(notes), "--config", "direct", "--out", str(out), "--quiet",
-            "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(cache), "--endpoint", endpoint,
-            "--structured", "llama-cpp-python", "--max-retries", "4", *extra]  # fmt: skip
+    return [
+        "generate",
+        "--input",
+        str(notes),
+        "--config",
+        "direct",
+        "--out",
+        str(out),
+        "--quiet",
+        "--methods-dir",
+        str(FIXTURES / "test_methods"),
+        "--cache-dir",
+        str(cache),
+        "--endpoint",
+        endpoint,
+        "--structured",
+        "llama-cpp-python",
+        "--max-retries",
+        "4",
+        *extra,
+    ]
 
 
 def rows(out: Path, config: str = "direct") -> list[dict]:
@@ -46,8 +63,18 @@ def test_transient_faults_leave_the_result_unchanged(llm_server, notes, tmp_path
     with FaultProxy(llm_server.base_url, memoize=True) as proxy:
         assert main(gen_args(notes, tmp_path / "clean", tmp_path / "c1", proxy.url)) == 0
         clean_calls = proxy.chat_requests
-        faults = ["503", "429-retry-after", "reset", "truncated", "malformed-json", "empty-content", "500", "502",
-                  "429", "slow"]  # fmt: skip
+        faults = [
+            "503",
+            "429-retry-after",
+            "reset",
+            "truncated",
+            "malformed-json",
+            "empty-content",
+            "500",
+            "502",
+            "429",
+            "slow",
+        ]
         proxy.slow_s = 3.0  # past the faulty run's --timeout 2 (memoized answers are instant)
         schedule = []
         for first, second in zip(faults[0::2], faults[1::2]):
@@ -106,8 +133,14 @@ def _default_sigint() -> None:  # pragma: no cover - runs in the child
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "clinqa_synth.cli", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_default_sigint)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "clinqa_synth.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_default_sigint,
+    )
 
 
 def _tags(cache: Path) -> dict[str, str]:
@@ -120,8 +153,24 @@ SERVER_MARKER = f"--n_ctx {N_CTX}"
 
 
 def embedded_args(notes: Path, out: Path, cache: Path) -> list[str]:
-    return ["generate", "--input", str(notes), "--config", "direct", "--out", str(out), "--quiet", "--model",
-            "small", "--n-ctx", N_CTX, "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(cache)]  # fmt: skip
+    return [
+        "generate",
+        "--input",
+        str(notes),
+        "--config",
+        "direct",
+        "--out",
+        str(out),
+        "--quiet",
+        "--model",
+        "small",
+        "--n-ctx",
+        N_CTX,
+        "--methods-dir",
+        str(FIXTURES / "test_methods"),
+        "--cache-dir",
+        str(cache),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -190,8 +239,24 @@ def test_kill_minus_9_then_rerun_loses_nothing(uninterrupted, tmp_path) -> None:
 def test_ctrl_c_stops_cleanly_and_keeps_finished_work(small_model_path, notes, tmp_path) -> None:
     n_ctx = "4101"
     out, cache = tmp_path / "out", tmp_path / "cache"
-    args = ["generate", "--input", str(notes), "--config", "direct", "--out", str(out), "--quiet", "--model", "small",
-            "--n-ctx", n_ctx, "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(cache)]  # fmt: skip
+    args = [
+        "generate",
+        "--input",
+        str(notes),
+        "--config",
+        "direct",
+        "--out",
+        str(out),
+        "--quiet",
+        "--model",
+        "small",
+        "--n-ctx",
+        n_ctx,
+        "--methods-dir",
+        str(FIXTURES / "test_methods"),
+        "--cache-dir",
+        str(cache),
+    ]
     process = _cli(args, {**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not ((cache / "completions.sqlite3").exists() and _tags(cache)):

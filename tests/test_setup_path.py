@@ -25,8 +25,9 @@ def test_both_local_extras_pin_the_llama_cpp_version_setup_sh_builds() -> None:
 
 
 def test_readme_command_1_is_what_ci_runs_and_uses_the_shared_setup_script() -> None:
-    command = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_command.py"), "1"], capture_output=True,
-                             text=True, check=True).stdout.strip()
+    command = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "readme_command.py"), "1"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert command.startswith("bash scripts/setup.sh") and "clinqa-synth generate" in command
     ci = (ROOT / ".ci" / "run").read_text()
     assert "scripts/readme_command.py 1" in ci and "bash scripts/setup.sh" in ci

@@ -18,8 +18,9 @@ __all__ = ["FAULTS", "FaultProxy", "commit_stage", "write_config"]
 LLM = {"endpoint_kind": "test", "model": "m", "structured_output": "none", "allow_remote_endpoint": False}
 
 
-def write_config(root: Path, config: str, questions: list[str], *, crash_before_commit: bool = False,
-                 doc_prefix: str = "d") -> None:
+def write_config(
+    root: Path, config: str, questions: list[str], *, crash_before_commit: bool = False, doc_prefix: str = "d"
+) -> None:
     """A config of hand-made records written through the real folder/card code (no LLM)."""
     folder = DatasetFolder(root)
     stage = folder.stage(config)
@@ -30,9 +31,23 @@ def write_config(root: Path, config: str, questions: list[str], *, crash_before_
 
 
 def _add(stage, config: str, questions: list[str], doc_prefix: str) -> None:  # noqa: ANN001
-    stage.add([make_record(method=config, document_id=f"{doc_prefix}{i}", title="t", section="report", context="abc def",
-                           question=q, span=Span(4, 7, "def", "exact"), model="m", prompt_version="v")
-               for i, q in enumerate(questions)], "train")  # fmt: skip
+    stage.add(
+        [
+            make_record(
+                method=config,
+                document_id=f"{doc_prefix}{i}",
+                title="t",
+                section="report",
+                context="abc def",
+                question=q,
+                span=Span(4, 7, "def", "exact"),
+                model="m",
+                prompt_version="v",
+            )
+            for i, q in enumerate(questions)
+        ],
+        "train",
+    )
 
 
 def commit_stage(folder: DatasetFolder, stage, questions: list[str], doc_prefix: str = "d") -> None:  # noqa: ANN001
@@ -40,6 +55,3 @@ def commit_stage(folder: DatasetFolder, stage, questions: list[str], doc_prefix:
     _add(stage, stage.config, questions, doc_prefix)
     stage.commit(generation_record(load_method("direct"), RunSummary(stage.config), LLM, {}, False, "other", 0.0, None))
     write_card(folder)
-
-
-

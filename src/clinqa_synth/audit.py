@@ -42,8 +42,10 @@ def read_rows(out: Path, config: str) -> list[dict[str, Any]]:
     """Every kept row of one config (all splits), straight from its parquet files."""
     paths = sorted((Path(out) / config).glob("*-*.parquet"))
     if not paths:
-        raise AuditError(f"{out}/{config} has no parquet files: generate it first (clinqa-synth generate "
-                         f"--config {config} --out {out})")  # fmt: skip
+        raise AuditError(
+            f"{out}/{config} has no parquet files: generate it first (clinqa-synth generate "
+            f"--config {config} --out {out})"
+        )
     rows: list[dict[str, Any]] = []
     for path in paths:
         rows += pq.read_table(path).to_pylist()
@@ -84,22 +86,35 @@ def write_sheet(out: Path, rows_by_config: dict[str, list[dict[str, Any]]], dest
     for config, rows in rows_by_config.items():
         for row in rows:
             before, span, after = _highlighted(row)
-            items.append({"config": config, "row": row, "answer": _answer(row), "before": before, "span": span,
-                          "after": after})  # fmt: skip
+            items.append(
+                {"config": config, "row": row, "answer": _answer(row), "before": before, "span": span, "after": after}
+            )
     template = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
-        load_template("audit_sheet.html"))
+        load_template("audit_sheet.html")
+    )
     html_path = dest / "review.html"
-    html_path.write_text(template.render(items=items, labels=LABELS, columns=SHEET_COLUMNS, folder=str(out)),
-                         encoding="utf-8")  # fmt: skip
+    html_path.write_text(
+        template.render(items=items, labels=LABELS, columns=SHEET_COLUMNS, folder=str(out)), encoding="utf-8"
+    )
     csv_path = dest / "review.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=SHEET_COLUMNS)
         writer.writeheader()
         for item in items:
             row = item["row"]
-            writer.writerow({"id": row["id"], "config": item["config"], "document_id": row["document_id"],
-                             "section": row["section"], "question": row["question"], "answer": item["answer"],
-                             "is_impossible": row["is_impossible"], "label": "", "note": ""})  # fmt: skip
+            writer.writerow(
+                {
+                    "id": row["id"],
+                    "config": item["config"],
+                    "document_id": row["document_id"],
+                    "section": row["section"],
+                    "question": row["question"],
+                    "answer": item["answer"],
+                    "is_impossible": row["is_impossible"],
+                    "label": "",
+                    "note": "",
+                }
+            )
     return html_path, csv_path
 
 
@@ -120,9 +135,12 @@ class Precision:
 
     def as_dict(self) -> dict[str, Any]:
         low, high = wilson_interval(self.correct, self.labelled)
-        return {"labelled": self.labelled, "correct": self.correct,
-                "precision": round(self.correct / self.labelled, 3) if self.labelled else None,
-                "ci95": [round(low, 3), round(high, 3)]}  # fmt: skip
+        return {
+            "labelled": self.labelled,
+            "correct": self.correct,
+            "precision": round(self.correct / self.labelled, 3) if self.labelled else None,
+            "ci95": [round(low, 3), round(high, 3)],
+        }
 
 
 def read_labels(path: Path) -> list[dict[str, str]]:
@@ -133,8 +151,10 @@ def read_labels(path: Path) -> list[dict[str, str]]:
         rows = list(csv.DictReader(handle))
     missing = {"id", "label", "is_impossible"} - set(rows[0] if rows else {})
     if missing:
-        raise AuditError(f"{path} lacks the column(s) {', '.join(sorted(missing))}: use the review.csv that "
-                         "`clinqa-synth audit OUT --sample N` wrote (or the HTML sheet's saved labels.csv)")  # fmt: skip
+        raise AuditError(
+            f"{path} lacks the column(s) {', '.join(sorted(missing))}: use the review.csv that "
+            "`clinqa-synth audit OUT --sample N` wrote (or the HTML sheet's saved labels.csv)"
+        )
     labelled = [r for r in rows if r["label"].strip()]
     for number, row in enumerate(labelled, 2):
         if row["label"].strip() not in LABELS:
@@ -146,14 +166,19 @@ def read_labels(path: Path) -> list[dict[str, str]]:
 
 def score(labelled: list[dict[str, str]]) -> dict[str, Any]:
     """Precision of kept answerable and kept unanswerable pairs, and how the wrong ones were wrong."""
+
     def precision(rows: list[dict[str, str]]) -> dict[str, Any]:
         return Precision(len(rows), sum(r["label"].strip() == "correct" for r in rows)).as_dict()
 
     unanswerable = [r for r in labelled if r["is_impossible"].strip().lower() in ("true", "1", "yes")]
     answerable = [r for r in labelled if r not in unanswerable]
     counts = {label: sum(r["label"].strip() == label for r in labelled) for label in LABELS}
-    return {"answerable": precision(answerable), "unanswerable": precision(unanswerable),
-            "all": precision(labelled), "labels": counts}  # fmt: skip
+    return {
+        "answerable": precision(answerable),
+        "unanswerable": precision(unanswerable),
+        "all": precision(labelled),
+        "labels": counts,
+    }
 
 
 def score_folder(out: Path, labels_path: Path) -> dict[str, dict[str, Any]]:
@@ -171,8 +196,10 @@ def score_folder(out: Path, labels_path: Path) -> dict[str, dict[str, Any]]:
         rows = [r for r in labelled if (r.get("config") or "") == config]
         stale = [r["id"] for r in rows if r["id"] not in ids]
         if stale:
-            raise AuditError(f"{len(stale)} labelled id(s) of {config} are not in {out} (e.g. {stale[0]}): the config "
-                             "was regenerated after the sheet was drawn; draw a new sheet")  # fmt: skip
+            raise AuditError(
+                f"{len(stale)} labelled id(s) of {config} are not in {out} (e.g. {stale[0]}): the config "
+                "was regenerated after the sheet was drawn; draw a new sheet"
+            )
         results[config] = {**score(rows), "labels_file": Path(labels_path).name}
         atomic_write_text(Path(out) / config / AUDIT_FILE, json.dumps(results[config], indent=2) + "\n")
     write_card(DatasetFolder(out))

@@ -25,8 +25,9 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import datasets
 
@@ -79,12 +80,17 @@ class ClinqaSynthConfig(datasets.BuilderConfig):
         from clinqa_synth.pipeline.options import GenerationOptions
 
         return GenerationOptions(
-            kind=self.kind or "auto", text_column=self.text_column, id_column=self.id_column, split=self.split,
-            validation_fraction=self.validation_fraction, max_section_chars=self.max_section_chars,
+            kind=self.kind or "auto",
+            text_column=self.text_column,
+            id_column=self.id_column,
+            split=self.split,
+            validation_fraction=self.validation_fraction,
+            max_section_chars=self.max_section_chars,
             methods_dir=Path(self.methods_dir) if self.methods_dir else None,
-            prompts_dir=Path(self.prompts_dir) if self.prompts_dir else None, license_id=self.license,
+            prompts_dir=Path(self.prompts_dir) if self.prompts_dir else None,
+            license_id=self.license,
             show_progress=self.show_progress,
-        )  # fmt: skip
+        )
 
     def fingerprint(self) -> str:
         """A short hash of method, prompts, model, documents and options (never of credentials)."""
@@ -147,7 +153,7 @@ def documents_fingerprint(documents: str | Path | Iterable[Any]) -> str:
                 digest.update(str(file.relative_to(path)).encode("utf-8") + b"\0")
                 _hash_file(digest, file)
         else:  # a Hub dataset name: its revision is resolved by `datasets` when read
-            digest.update(f"hub:{documents}".encode("utf-8"))
+            digest.update(f"hub:{documents}".encode())
         return digest.hexdigest()
     for item in documents:
         if isinstance(item, Document):
@@ -177,7 +183,9 @@ class ClinqaSynth(datasets.GeneratorBasedBuilder):
         # Methods from a user's `methods_dir` are not built-in configs; create them on the fly under their own name.
         name = kwargs.get("config_name")
         if isinstance(name, str) and name not in self.builder_configs:
-            load_method(name, Path(kwargs["methods_dir"]) if kwargs.get("methods_dir") else None)  # a clear error if unknown
+            load_method(
+                name, Path(kwargs["methods_dir"]) if kwargs.get("methods_dir") else None
+            )  # a clear error if unknown
             kwargs["config_name"] = None
             kwargs["name"] = name
         if isinstance(kwargs.get("documents"), (list, tuple)):

@@ -24,7 +24,6 @@ from clinqa_synth.llm.protocol import LLMError
 from clinqa_synth.options import add_arguments, from_args
 
 
-
 def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags shared by every command that talks to an LLM: the fields of LLMSettings."""
     from clinqa_synth.llm.session import LLMSettings
@@ -43,6 +42,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from clinqa_synth.llm.session import open_llm
 
     with open_llm(llm_settings(args)) as session:
+
         async def run() -> Any:
             try:
                 return await session.chat.chat(
@@ -56,8 +56,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
         completion = asyncio.run(run())
         print(completion.text)
-        console.print(f"[dim]{session.endpoint_kind} · {session.model_id} · "
-                      f"{json.dumps(session.accounting.summary())}[/dim]")
+        console.print(
+            f"[dim]{session.endpoint_kind} · {session.model_id} · {json.dumps(session.accounting.summary())}[/dim]"
+        )
     return 0
 
 
@@ -67,12 +68,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from clinqa_synth.llm.server import EmbeddedServer, ServerCrashedError
     from clinqa_synth.llm.session import default_server_log
 
-    server = EmbeddedServer(resolve_model(args.model), runtime=args.runtime, n_ctx=args.n_ctx,
-                            parallel=args.parallel, port=args.port, log_path=args.server_log or default_server_log())
+    server = EmbeddedServer(
+        resolve_model(args.model),
+        runtime=args.runtime,
+        n_ctx=args.n_ctx,
+        parallel=args.parallel,
+        port=args.port,
+        log_path=args.server_log or default_server_log(),
+    )
     restarted = False
     with server:
-        console.print(f"[bold green]Serving[/bold green] {server.model_path.name} ({server.runtime}) at "
-                      f"{server.base_url}/v1 — Ctrl-C to stop (log: {server.log_path})")
+        console.print(
+            f"[bold green]Serving[/bold green] {server.model_path.name} ({server.runtime}) at "
+            f"{server.base_url}/v1 — Ctrl-C to stop (log: {server.log_path})"
+        )
         try:
             while True:
                 assert server.process is not None
@@ -81,8 +90,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 if status is None or status.returncode == 0:
                     return 0
                 if status.is_build_problem or restarted:
-                    raise ServerCrashedError(status.message("again after a restart" if restarted else
-                                                            "while serving"), status)  # fmt: skip
+                    raise ServerCrashedError(
+                        status.message("again after a restart" if restarted else "while serving"), status
+                    )
                 console.print(Text(status.message(), style="yellow"), soft_wrap=True)  # a log tail is no markup
                 console.print("restarting once…")
                 server.stop()
@@ -165,7 +175,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from clinqa_synth.methods import load_method_file
 
         if args.config or args.prompts_dir or args.methods_dir:
-            raise ClinqaError("--recipe fixes the method and the prompts; leave out --config, --prompts and --methods-dir")
+            raise ClinqaError(
+                "--recipe fixes the method and the prompts; leave out --config, --prompts and --methods-dir"
+            )
         method_file, args.prompts_dir, recipe_name = read_recipe(args.recipe)
         configs = [str(method_file)]
         recipe_method = load_method_file(method_file).name
@@ -173,8 +185,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     settings = llm_settings(args)
     options = from_args(GenerationOptions, args)
     if args.name and "{method}" not in args.name and len(configs) > 1:
-        raise ClinqaError(f"--name {args.name!r} would give {len(configs)} configs one name; put {{method}} in it, "
-                          "e.g. --name '{method}@llama-3.1-70b'")  # fmt: skip
+        raise ClinqaError(
+            f"--name {args.name!r} would give {len(configs)} configs one name; put {{method}} in it, "
+            "e.g. --name '{method}@llama-3.1-70b'"
+        )
     names = []
     for config in configs:
         name = args.name.replace("{method}", recipe_method or Path(config).stem) if args.name else None
@@ -182,8 +196,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         names.append(summary.config)
         print_summary(summary)
         if summary.kept == 0:
-            console.print(f"[yellow]no pair of {config} was kept[/yellow]: the drops above say why; the config is "
-                          "recorded (generation.json, card) but `datasets` cannot load a split without rows")
+            console.print(
+                f"[yellow]no pair of {config} was kept[/yellow]: the drops above say why; the config is "
+                "recorded (generation.json, card) but `datasets` cannot load a split without rows"
+            )
     console.print(f"[green]done[/green] → load with datasets.load_dataset({str(args.out)!r}, {names[0]!r})")
     return 0
 
@@ -208,21 +224,32 @@ def print_summary(summary: Any) -> None:
         recovered = sum(n for k, n in summary.placements.items() if k.startswith("requote_"))
         funnel += f" (requoted {summary.funnel['requoted']}, recovered {recovered})"
     table.add_row("yield", funnel)
-    table.add_row("kept pairs", f"{summary.kept} ({summary.answerable} answerable, {summary.unanswerable} unanswerable)")
+    table.add_row(
+        "kept pairs", f"{summary.kept} ({summary.answerable} answerable, {summary.unanswerable} unanswerable)"
+    )
     difficulty = summary.difficulty()
     if difficulty["mean_question_section_overlap"] is not None:
         median = difficulty["median_answer_words"]
-        table.add_row("difficulty", f"question overlap with section {difficulty['mean_question_section_overlap']:.2f}"
-                      f" (zero-overlap {difficulty['zero_overlap_share']:.0%}), with source "
-                      f"{difficulty['mean_question_source_overlap']:.2f}; median answer "
-                      f"{'–' if median is None else median} words")  # fmt: skip
+        table.add_row(
+            "difficulty",
+            f"question overlap with section {difficulty['mean_question_section_overlap']:.2f}"
+            f" (zero-overlap {difficulty['zero_overlap_share']:.0%}), with source "
+            f"{difficulty['mean_question_source_overlap']:.2f}; median answer "
+            f"{'–' if median is None else median} words",
+        )
     if summary.hardening.get("hardened") or summary.hardening.get("rounds"):
         h = summary.hardening
-        table.add_row("hardening", f"{h.get('hardened', 0)} questions rewritten in {h.get('rounds', 0)} rounds; "
-                      f"{h.get('kept_hardened', 0)} kept hardened, {h.get('fell_back', 0)} fell back to the original "
-                      "(the verifier did not land on the same span)"
-                      + (f"; {h['anatomy_drift']} rewrites named another body part and were not used"
-                         if h.get("anatomy_drift") else ""))  # fmt: skip
+        table.add_row(
+            "hardening",
+            f"{h.get('hardened', 0)} questions rewritten in {h.get('rounds', 0)} rounds; "
+            f"{h.get('kept_hardened', 0)} kept hardened, {h.get('fell_back', 0)} fell back to the original "
+            "(the verifier did not land on the same span)"
+            + (
+                f"; {h['anatomy_drift']} rewrites named another body part and were not used"
+                if h.get("anatomy_drift")
+                else ""
+            ),
+        )
     for name, target in summary.targets().items():
         measured = "–" if target["measured"] is None else f"{target['measured']:.2f}"
         verdict = {True: "[green]met[/green]", False: "[yellow]missed[/yellow]", None: "not measured"}[target["met"]]
@@ -231,17 +258,26 @@ def print_summary(summary: Any) -> None:
     if summary.failed:
         table.add_row("failures", ", ".join(f"{k} {v}" for k, v in summary.failed.items()))
     usage = summary.llm_usage
-    table.add_row("LLM", f"{usage.get('calls', 0)} calls, {usage.get('cache_hits', 0)} cache hits, "
-                  f"{usage.get('retries', 0)} retries, {usage.get('prompt_tokens', 0)} prompt + "
-                  f"{usage.get('completion_tokens', 0)} completion tokens")  # fmt: skip
+    table.add_row(
+        "LLM",
+        f"{usage.get('calls', 0)} calls, {usage.get('cache_hits', 0)} cache hits, "
+        f"{usage.get('retries', 0)} retries, {usage.get('prompt_tokens', 0)} prompt + "
+        f"{usage.get('completion_tokens', 0)} completion tokens",
+    )
     if usage.get("reasoning_tokens"):
-        table.add_row("reasoning", f"{usage['reasoning_tokens']} of the completion tokens were the model thinking "
-                      "before its answer (removed before parsing)")
+        table.add_row(
+            "reasoning",
+            f"{usage['reasoning_tokens']} of the completion tokens were the model thinking "
+            "before its answer (removed before parsing)",
+        )
     for notice in summary.notices:
         table.add_row("server", notice)
     if usage.get("server_restarts"):
-        table.add_row("server", f"the embedded server crashed and was restarted {usage['server_restarts']} time(s); "
-                      "its log is in the cache directory (embedded-server.log)")
+        table.add_row(
+            "server",
+            f"the embedded server crashed and was restarted {usage['server_restarts']} time(s); "
+            "its log is in the cache directory (embedded-server.log)",
+        )
     if summary.estimate and summary.whole_input > summary.documents:
         from clinqa_synth.pipeline.estimate import describe
 
@@ -332,16 +368,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 p = result[kind]
                 if p["labelled"]:
                     low, high = p["ci95"]
-                    console.print(f"{config} · {kind}: precision {p['precision']:.2f} (95 % CI {low:.2f}–{high:.2f}) "
-                                  f"over {p['labelled']} labelled pairs")  # fmt: skip
+                    console.print(
+                        f"{config} · {kind}: precision {p['precision']:.2f} (95 % CI {low:.2f}–{high:.2f}) "
+                        f"over {p['labelled']} labelled pairs"
+                    )
             console.print(f"  labels: {', '.join(f'{k} {v}' for k, v in result['labels'].items() if v)}")
         console.print(f"[green]scored[/green] → {args.out}/<config>/audit.json and the card")
         return 0
     configs = args.config or configs_in(args.out)
     rows = {config: sample_rows(read_rows(args.out, config), args.sample, args.seed) for config in configs}
     html_path, csv_path = write_sheet(args.out, rows, args.sheet_dir or args.out / "audit")
-    console.print(f"[green]review sheet[/green] ({sum(map(len, rows.values()))} pairs) → {html_path} and {csv_path}; "
-                  f"label them, then: clinqa-synth audit {args.out} --score labels.csv")  # fmt: skip
+    console.print(
+        f"[green]review sheet[/green] ({sum(map(len, rows.values()))} pairs) → {html_path} and {csv_path}; "
+        f"label them, then: clinqa-synth audit {args.out} --score labels.csv"
+    )
     return 0
 
 
@@ -366,8 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     doctor = sub.add_parser("doctor", help="check the runtime, model, one completion and the cache (under a minute)")
-    doctor.add_argument("--model", default=os.environ.get("CLINQA_SYNTH_MODEL") or None,
-                        help="model to check (default: $CLINQA_SYNTH_MODEL or the default packaged model)")
+    doctor.add_argument(
+        "--model",
+        default=os.environ.get("CLINQA_SYNTH_MODEL") or None,
+        help="model to check (default: $CLINQA_SYNTH_MODEL or the default packaged model)",
+    )
     doctor.add_argument("--cache-dir", type=Path)
     doctor.set_defaults(func=cmd_doctor)
 
@@ -384,21 +427,42 @@ def build_parser() -> argparse.ArgumentParser:
     from clinqa_synth.pipeline.options import INPUT_OPTIONS, METHOD_OPTIONS, OUTPUT_OPTIONS, GenerationOptions
 
     source = generate.add_argument_group("input")
-    source.add_argument("--input", help="folder of .txt/.md notes, .jsonl/.csv(.gz)/.parquet, SQuAD/RadQA/MIMIC-QA "
-                        "JSON, MIMIC-IV-Note discharge/radiology.csv(.gz), a saved HF dataset folder or a Hub dataset name")
-    source.add_argument("--sample", choices=("radiology", "clinical_record", "all"),
-                        help="use the synthetic sample documents shipped with the package")
+    source.add_argument(
+        "--input",
+        help="folder of .txt/.md notes, .jsonl/.csv(.gz)/.parquet, SQuAD/RadQA/MIMIC-QA "
+        "JSON, MIMIC-IV-Note discharge/radiology.csv(.gz), a saved HF dataset folder or a Hub dataset name",
+    )
+    source.add_argument(
+        "--sample",
+        choices=("radiology", "clinical_record", "all"),
+        help="use the synthetic sample documents shipped with the package",
+    )
     add_arguments(source, GenerationOptions, INPUT_OPTIONS)
     method = generate.add_argument_group("method")
-    method.add_argument("--config", action="append", default=[], help="method config name(s), comma separated or "
-                        "repeated (default nooverlap_summary): direct, temp_anneal, prefix, nooverlap, summary, "
-                        "nooverlap_summary, prefix_summary, or your own")
-    method.add_argument("--recipe", type=Path, metavar="OUT/CONFIG", help="re-run exactly the recipe (method as run, "
-                        "prompts, schemas) stored in a generated config folder, on these documents")
+    method.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        help="method config name(s), comma separated or "
+        "repeated (default nooverlap_summary): direct, temp_anneal, prefix, nooverlap, summary, "
+        "nooverlap_summary, prefix_summary, or your own",
+    )
+    method.add_argument(
+        "--recipe",
+        type=Path,
+        metavar="OUT/CONFIG",
+        help="re-run exactly the recipe (method as run, "
+        "prompts, schemas) stored in a generated config folder, on these documents",
+    )
     add_arguments(method, GenerationOptions, METHOD_OPTIONS)
     output = generate.add_argument_group("output")
-    output.add_argument("--out", type=Path, default=Path("clinqa_synth"), help="dataset folder (created; other "
-                        "configs kept; default ./clinqa_synth, so load_dataset('clinqa_synth', CONFIG) loads it)")
+    output.add_argument(
+        "--out",
+        type=Path,
+        default=Path("clinqa_synth"),
+        help="dataset folder (created; other "
+        "configs kept; default ./clinqa_synth, so load_dataset('clinqa_synth', CONFIG) loads it)",
+    )
     add_arguments(output, GenerationOptions, OUTPUT_OPTIONS)
     add_llm_arguments(generate)
     generate.set_defaults(func=cmd_generate)
@@ -411,9 +475,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--predictions", required=True, help="predictions.json: question id → answer text")
     evaluate.add_argument("--gold", required=True, help="gold file: SQuAD/RadQA/MIMIC-QA JSON, JSONL, CSV, parquet")
     evaluate.add_argument("--null-odds", help="null_odds.json for best_exact/best_f1 thresholds")
-    evaluate.add_argument("--normalize-whitespace", action=argparse.BooleanOptionalAction, default=True,
-                          help="collapse whitespace in gold contexts, as training does (default on, so RO finds "
-                          "predictions made on the normalised contexts)")
+    evaluate.add_argument(
+        "--normalize-whitespace",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="collapse whitespace in gold contexts, as training does (default on, so RO finds "
+        "predictions made on the normalised contexts)",
+    )
     evaluate.set_defaults(func=cmd_evaluate)
 
     experiment = sub.add_parser("experiment", help="multi-seed training on several training sets → mean ± sd table")

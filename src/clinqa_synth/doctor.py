@@ -15,9 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from clinqa_synth.llm.server_exit import REBUILD_HINT, ServerExit
 
@@ -48,14 +48,25 @@ def check_runtime() -> Check:
     if probe.returncode != 0:
         status = ServerExit(probe.returncode, "llama-cpp-python")
         if "No module named" in probe.stderr:
-            return Check("runtime", False, "llama-cpp-python is not installed",
-                         "`bash scripts/setup.sh` (or pip install 'clinqa-synth[local]'), or use --endpoint URL")
-        return Check("runtime", False, f"importing llama_cpp {status.what()}: {probe.stderr.strip()[-300:]}",
-                     REBUILD_HINT if status.is_build_problem else "reinstall with `bash scripts/setup.sh`")
+            return Check(
+                "runtime",
+                False,
+                "llama-cpp-python is not installed",
+                "`bash scripts/setup.sh` (or pip install 'clinqa-synth[local]'), or use --endpoint URL",
+            )
+        return Check(
+            "runtime",
+            False,
+            f"importing llama_cpp {status.what()}: {probe.stderr.strip()[-300:]}",
+            REBUILD_HINT if status.is_build_problem else "reinstall with `bash scripts/setup.sh`",
+        )
     info = json.loads(probe.stdout.strip().splitlines()[-1])
     marker = Path(sys.prefix) / ".clinqa-synth-llama-build"
-    built = (f"built by scripts/setup.sh: {marker.read_text().strip()}" if marker.exists()
-             else "build flags unknown (not installed by scripts/setup.sh)")  # fmt: skip
+    built = (
+        f"built by scripts/setup.sh: {marker.read_text().strip()}"
+        if marker.exists()
+        else "build flags unknown (not installed by scripts/setup.sh)"
+    )
     features = " | ".join(part.strip() for part in info["system_info"].split("|") if part.strip().endswith("= 1"))
     return Check("runtime", True, f"llama-cpp-python {info['version']}; {built}; CPU features used: {features}")
 
@@ -77,8 +88,12 @@ def check_model(spec: str | None) -> tuple[Check, Path | None]:
                 digest.update(chunk)
         if digest.hexdigest() != packaged.sha256:
             path.with_suffix(".gguf.verified").unlink(missing_ok=True)
-            return Check("model", False, f"{path} is damaged (sha256 mismatch)",
-                         "run the command again: the marker was removed, so it is re-assembled"), None
+            return Check(
+                "model",
+                False,
+                f"{path} is damaged (sha256 mismatch)",
+                "run the command again: the marker was removed, so it is re-assembled",
+            ), None
     size_mb = path.stat().st_size / 1e6
     return Check("model", True, f"{path} ({size_mb:.0f} MB{', sha256 verified' if packaged else ''})"), path
 
@@ -91,10 +106,12 @@ def check_completion(model_path: Path, log_path: Path) -> Check:
     settings = LLMSettings(model=str(model_path), use_cache=False, server_log=log_path, max_retries=1, timeout_s=120)
     try:
         with open_llm(settings) as session:
+
             async def ask() -> str:
                 try:
-                    completion = await session.chat.chat([{"role": "user", "content": "Reply with the word OK."}],
-                                                         temperature=0.0, max_tokens=8, seed=0)  # fmt: skip
+                    completion = await session.chat.chat(
+                        [{"role": "user", "content": "Reply with the word OK."}], temperature=0.0, max_tokens=8, seed=0
+                    )
                     return completion.text
                 finally:
                     await session.endpoint.aclose()
@@ -102,8 +119,11 @@ def check_completion(model_path: Path, log_path: Path) -> Check:
             text = asyncio.run(ask())
     except Exception as exc:  # noqa: BLE001 - the message of every LLM error already names the fix
         return Check("completion", False, str(exc), f"see the server log {log_path}")
-    return Check("completion", True, f"answered {text.strip()[:40]!r} in {time.perf_counter() - started:.1f} s "
-                                     "(server start-up included)")
+    return Check(
+        "completion",
+        True,
+        f"answered {text.strip()[:40]!r} in {time.perf_counter() - started:.1f} s (server start-up included)",
+    )
 
 
 def check_cache(directory: Path | None) -> Check:

@@ -10,14 +10,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-def option(default: Any = None, help: str = "", *, flag: str | None = None, parse: Callable[[Any], Any] | None = None,
-           cli: bool = True, env: str | None = None, default_factory: Callable[[], Any] | None = None,
-           **argparse_kwargs: Any) -> Any:  # fmt: skip
+def option(
+    default: Any = None,
+    help: str = "",
+    *,
+    flag: str | None = None,
+    parse: Callable[[Any], Any] | None = None,
+    cli: bool = True,
+    env: str | None = None,
+    default_factory: Callable[[], Any] | None = None,
+    **argparse_kwargs: Any,
+) -> Any:
     """A dataclass field with its command-line form.
 
     `flag` (default: --field-name), `parse` turns the argparse value into the field's value (e.g. "0/8" → (0, 8)),
@@ -68,7 +77,9 @@ def json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg}); write e.g. '{{\"enable_thinking\": false}}'")
+        raise argparse.ArgumentTypeError(
+            f"not valid JSON ({exc.msg}); write e.g. '{{\"enable_thinking\": false}}'"
+        ) from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"enable_thinking\": false}'")
     return value

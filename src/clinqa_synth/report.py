@@ -18,12 +18,28 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from clinqa_synth.dataset.folder import DatasetFolder
-from clinqa_synth.pipeline.steps import FUNNEL_STEPS
 from clinqa_synth.errors import ClinqaError
+from clinqa_synth.pipeline.steps import FUNNEL_STEPS
 from clinqa_synth.text import words
 
-INTERROGATIVES = ("is", "are", "does", "do", "has", "have", "was", "were", "can", "which", "what", "how", "where",
-                  "when", "why", "who")  # fmt: skip
+INTERROGATIVES = (
+    "is",
+    "are",
+    "does",
+    "do",
+    "has",
+    "have",
+    "was",
+    "were",
+    "can",
+    "which",
+    "what",
+    "how",
+    "where",
+    "when",
+    "why",
+    "who",
+)
 FUNNEL = FUNNEL_STEPS
 
 
@@ -77,11 +93,15 @@ def analyse_config(root: Path, name: str, generation: dict[str, Any]) -> ConfigR
     report = ConfigReport(name)
     seen: dict[str, set[str]] = {}
     for path in sorted((root / name).glob("*-*.parquet")):
-        table = pq.read_table(path, columns=["question", "is_impossible", "question_context_overlap", "section", "document_id"])
+        table = pq.read_table(
+            path, columns=["question", "is_impossible", "question_context_overlap", "section", "document_id"]
+        )
         for question, impossible, overlap, document in zip(
-            table.column("question").to_pylist(), table.column("is_impossible").to_pylist(),
-            table.column("question_context_overlap").to_pylist(), table.column("document_id").to_pylist(),
-        ):  # fmt: skip
+            table.column("question").to_pylist(),
+            table.column("is_impossible").to_pylist(),
+            table.column("question_context_overlap").to_pylist(),
+            table.column("document_id").to_pylist(),
+        ):
             report.rows += 1
             report.answerable += 0 if impossible else 1
             report.overlaps.append(float(overlap))
@@ -138,8 +158,12 @@ def _plots(reports: list[ConfigReport], out: Path) -> list[str]:
     width = 0.8 / max(len(reports), 1)
     for i, r in enumerate(reports):
         total = max(r.rows, 1)
-        ax.bar([x + i * width for x in range(len(labels))], [100 * r.interrogatives.get(w, 0) / total for w in labels],
-               width=width, label=r.name)  # fmt: skip
+        ax.bar(
+            [x + i * width for x in range(len(labels))],
+            [100 * r.interrogatives.get(w, 0) / total for w in labels],
+            width=width,
+            label=r.name,
+        )
     ax.set_xticks([x + width * (len(reports) - 1) / 2 for x in range(len(labels))], labels)
     ax.set(ylabel="% of questions", title="First word of the question")
     ax.legend()
@@ -152,13 +176,18 @@ def _plots(reports: list[ConfigReport], out: Path) -> list[str]:
 
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.bar(names, [r.answerable_pct for r in reports], label="answerable")
-    ax.bar(names, [100 - r.answerable_pct for r in reports], bottom=[r.answerable_pct for r in reports], label="unanswerable")
+    ax.bar(
+        names,
+        [100 - r.answerable_pct for r in reports],
+        bottom=[r.answerable_pct for r in reports],
+        label="unanswerable",
+    )
     ax.set(ylabel="% of kept pairs", title="Answerable vs unanswerable")
     ax.legend()
     save(fig, "answerable.png")
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for i, r in enumerate(reports):
+    for r in reports:
         ax.plot(list(FUNNEL), [r.funnel.get(k, 0) for k in FUNNEL], marker="o", label=r.name)
     ax.set(ylabel="QA pairs", title="Yield funnel")
     ax.legend()
@@ -168,13 +197,17 @@ def _plots(reports: list[ConfigReport], out: Path) -> list[str]:
 
 def _table(reports: list[ConfigReport]) -> str:
     lines = [
-        "| config | generator model | pairs | answerable | mean overlap | zero-overlap | question words | repeated across documents | tokens / kept pair |",
+        "| config | generator model | pairs | answerable | mean overlap | zero-overlap | question words "
+        "| repeated across documents | tokens / kept pair |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in reports:
         tokens = f"{r.tokens_per_pair:.0f}" if r.tokens_per_pair is not None else "–"
-        lines.append(f"| `{r.name}` | `{r.generator}` | {r.rows} | {r.answerable_pct:.1f}% | {r.mean_overlap:.3f} | {r.zero_overlap_pct:.1f}% | "
-                     f"{r.mean_length:.1f} | {r.duplicate_pct:.1f}% | {tokens} |")  # fmt: skip
+        lines.append(
+            f"| `{r.name}` | `{r.generator}` | {r.rows} | {r.answerable_pct:.1f}% | {r.mean_overlap:.3f} "
+            f"| {r.zero_overlap_pct:.1f}% | "
+            f"{r.mean_length:.1f} | {r.duplicate_pct:.1f}% | {tokens} |"
+        )
     return "\n".join(lines)
 
 
@@ -186,13 +219,18 @@ def _generator_table(reports: list[ConfigReport]) -> str:
     compared = {m: rs for m, rs in by_method.items() if len({r.generator for r in rs}) > 1}
     if not compared:
         return ""
-    lines = ["| method | generator model | config | pairs | answerable | mean overlap | zero-overlap | "
-             "precision (audit) | tokens / kept pair |", "|---|---|---|---:|---:|---:|---:|---|---:|"]  # fmt: skip
+    lines = [
+        "| method | generator model | config | pairs | answerable | mean overlap | zero-overlap | "
+        "precision (audit) | tokens / kept pair |",
+        "|---|---|---|---:|---:|---:|---:|---|---:|",
+    ]
     for method, rs in sorted(compared.items()):
         for r in sorted(rs, key=lambda r: r.generator):
             tokens = f"{r.tokens_per_pair:.0f}" if r.tokens_per_pair is not None else "–"
-            lines.append(f"| {method} | `{r.generator}` | `{r.name}` | {r.rows} | {r.answerable_pct:.1f}% | "
-                         f"{r.mean_overlap:.3f} | {r.zero_overlap_pct:.1f}% | {r.precision} | {tokens} |")  # fmt: skip
+            lines.append(
+                f"| {method} | `{r.generator}` | `{r.name}` | {r.rows} | {r.answerable_pct:.1f}% | "
+                f"{r.mean_overlap:.3f} | {r.zero_overlap_pct:.1f}% | {r.precision} | {tokens} |"
+            )
     return "\n".join(lines)
 
 
@@ -217,14 +255,31 @@ def build_report(out: str | Path, *, experiments: list[Path] | None = None) -> P
     report_dir.mkdir(exist_ok=True)
     plots = _plots(reports, report_dir)
     headline = _table(reports)
-    sections = ["# clinqa-synth report", "", "## Difficulty and yield per config", "", headline, "",
-                "Overlap: share of a question's content words (stopwords removed) found in its context. "
-                "Zero-overlap questions cannot be answered by string matching.", "", "## Yield funnel", "",
-                _funnel_table(reports), ""]  # fmt: skip
+    sections = [
+        "# clinqa-synth report",
+        "",
+        "## Difficulty and yield per config",
+        "",
+        headline,
+        "",
+        "Overlap: share of a question's content words (stopwords removed) found in its context. "
+        "Zero-overlap questions cannot be answered by string matching.",
+        "",
+        "## Yield funnel",
+        "",
+        _funnel_table(reports),
+        "",
+    ]
     generators = _generator_table(reports)
     if generators:
-        sections += ["## Generator models compared", "", generators, "",
-                     "Configs of one method made by different models (`generate --name '{method}@MODEL'`).", ""]
+        sections += [
+            "## Generator models compared",
+            "",
+            generators,
+            "",
+            "Configs of one method made by different models (`generate --name '{method}@MODEL'`).",
+            "",
+        ]
     score_tables = []
     for path in find_experiment_tables(folder.root, experiments):
         from clinqa_synth.qa.experiment import markdown_table
@@ -236,7 +291,12 @@ def build_report(out: str | Path, *, experiments: list[Path] | None = None) -> P
         sections += ["## QA scores (EM / F1 / RO, mean ± sd)", "", *score_tables]
     sections += ["## Plots", ""] + [f"![{p}]({p})" for p in plots]
     (report_dir / "report.md").write_text("\n".join(sections) + "\n", encoding="utf-8")
-    card_table = headline + "\n\nPlots: " + ", ".join(f"[{p}](report/{p})" for p in plots) + " · full report: [report/report.md](report/report.md)"
+    card_table = (
+        headline
+        + "\n\nPlots: "
+        + ", ".join(f"[{p}](report/{p})" for p in plots)
+        + " · full report: [report/report.md](report/report.md)"
+    )
     if score_tables:
         card_table += "\n\n" + "\n".join(score_tables)
     write_card(folder, report_table=card_table)

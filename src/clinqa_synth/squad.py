@@ -8,7 +8,8 @@ metrics) and `pipeline/` (placing spans) import it.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import datasets
 
@@ -19,10 +20,15 @@ SQUAD_COLUMNS = ("id", "title", "context", "question", "answers")
 def squad_features() -> datasets.Features:
     """`squad_v2`'s columns: id, title, context, question, answers{text, answer_start}."""
     string = datasets.Value("string")
-    return datasets.Features({
-        "id": string, "title": string, "context": string, "question": string,
-        "answers": {"text": datasets.List(string), "answer_start": datasets.List(datasets.Value("int32"))},
-    })  # fmt: skip
+    return datasets.Features(
+        {
+            "id": string,
+            "title": string,
+            "context": string,
+            "question": string,
+            "answers": {"text": datasets.List(string), "answer_start": datasets.List(datasets.Value("int32"))},
+        }
+    )
 
 
 def qa_features() -> datasets.Features:
@@ -64,7 +70,9 @@ def occurrences(haystack: str, needle: str) -> list[int]:
     return found
 
 
-def squad_paragraphs(data: Any, source: str, error: type[Exception]) -> Iterator[tuple[int, dict[str, Any], int, dict[str, Any]]]:
+def squad_paragraphs(
+    data: Any, source: str, error: type[Exception]
+) -> Iterator[tuple[int, dict[str, Any], int, dict[str, Any]]]:
     """Walk SQuAD JSON (also RadQA, MIMIC-QA): (article index, article, paragraph index, paragraph).
 
     The shape is checked as it is walked, and `error` (the caller's error type) names the first place that breaks

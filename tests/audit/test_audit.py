@@ -18,8 +18,9 @@ QUESTIONS = [f"What is finding number {i}?" for i in range(12)]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "clinqa_synth.cli", "audit", *args], capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "clinqa_synth.cli", "audit", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 class Marks(HTMLParser):
@@ -59,7 +60,10 @@ def test_a_sheet_is_drawn_labelled_and_scored_into_the_card(tmp_path: Path) -> N
     page.feed((out / "audit" / "review.html").read_text())
     assert page.marks == ["def"] * 5 and page.selects == 5, "each answer highlighted in its section"
     again = cli(str(out), "--sample", "5", "--seed", "3", "--sheet-dir", str(tmp_path / "again"))
-    assert again.returncode == 0 and (tmp_path / "again" / "review.csv").read_text() == (out / "audit" / "review.csv").read_text()
+    assert (
+        again.returncode == 0
+        and (tmp_path / "again" / "review.csv").read_text() == (out / "audit" / "review.csv").read_text()
+    )
 
     for row, label in zip(sheet, ["correct", "correct", "correct", "wrong_span", ""]):
         row["label"] = label
@@ -95,8 +99,17 @@ def test_bad_labels_get_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_precision_is_per_kind() -> None:
-    rows = [{"id": str(i), "is_impossible": impossible, "label": label} for i, (impossible, label) in enumerate(
-        [("False", "correct"), ("False", "wrong_span"), ("True", "correct"), ("True", "answerable_marked_unanswerable")])]
+    rows = [
+        {"id": str(i), "is_impossible": impossible, "label": label}
+        for i, (impossible, label) in enumerate(
+            [
+                ("False", "correct"),
+                ("False", "wrong_span"),
+                ("True", "correct"),
+                ("True", "answerable_marked_unanswerable"),
+            ]
+        )
+    ]
     result = score(rows)
     assert result["answerable"]["precision"] == 0.5 and result["unanswerable"]["precision"] == 0.5
     assert result["all"]["labelled"] == 4

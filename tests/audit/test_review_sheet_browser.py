@@ -25,8 +25,12 @@ def test_a_reviewer_labels_the_sheet_in_a_browser_and_the_saved_labels_score(tmp
     require(chromium is not None, "Debian's chromium is not installed (apt-get install chromium)")
     out = tmp_path / "ds"
     write_config(out, "direct", QUESTIONS)
-    drawn = subprocess.run([sys.executable, "-m", "clinqa_synth.cli", "audit", str(out), "--sample", "4"],
-                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    drawn = subprocess.run(
+        [sys.executable, "-m", "clinqa_synth.cli", "audit", str(out), "--sample", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert drawn.returncode == 0, drawn.stderr
 
     with sync_api.sync_playwright() as playwright:
@@ -49,7 +53,11 @@ def test_a_reviewer_labels_the_sheet_in_a_browser_and_the_saved_labels_score(tmp
     rows = list(csv.DictReader(saved.open()))
     assert [r["label"] for r in rows] == ["correct", "wrong_span", "correct", "bad_question"]
     assert rows[1]["note"] == 'span is "def", answer is elsewhere, really', "quotes and commas survive the CSV"
-    scored = subprocess.run([sys.executable, "-m", "clinqa_synth.cli", "audit", str(out), "--score", str(saved)],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    scored = subprocess.run(
+        [sys.executable, "-m", "clinqa_synth.cli", "audit", str(out), "--score", str(saved)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert scored.returncode == 0, scored.stderr
     assert json.loads((out / "direct" / "audit.json").read_text())["answerable"]["precision"] == 0.5

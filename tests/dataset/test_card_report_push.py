@@ -58,7 +58,9 @@ def test_report_compares_both_configs_with_plots(generated) -> None:
 def test_push_plan_uploads_only_dataset_files(generated) -> None:
     plan = plan_push(generated["out"], "org/name")
     assert plan.private
-    assert "README.md" in plan.files and any(f.startswith("direct/train-") and f.endswith(".parquet") for f in plan.files)
+    assert "README.md" in plan.files and any(
+        f.startswith("direct/train-") and f.endswith(".parquet") for f in plan.files
+    )
     assert not any(f.startswith(".") or "cache" in f for f in plan.files)
 
 
@@ -97,7 +99,9 @@ def fake_hub_address(monkeypatch):
     listener.sock.close()
 
 
-def test_public_push_of_credentialed_data_is_refused_before_any_network_call(generated, tmp_path, fake_hub_address) -> None:
+def test_public_push_of_credentialed_data_is_refused_before_any_network_call(
+    generated, tmp_path, fake_hub_address
+) -> None:
     import shutil
 
     out = tmp_path / "copy"

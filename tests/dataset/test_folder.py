@@ -7,10 +7,10 @@ from pathlib import Path
 
 import datasets
 import pytest
-
 from tests_support import write_config
 
 from clinqa_synth.dataset.folder import DatasetFolder, OutputError, split_for
+
 
 def test_regenerated_config_is_not_served_stale_by_the_datasets_cache(tmp_path: Path) -> None:
     write_config(tmp_path / "out", "direct", ["first?"])

@@ -9,7 +9,14 @@ import pytest
 from conftest import require
 
 from clinqa_synth.llm.cache import CacheCorruptError, CachedChat, CompletionCache, cache_key
-from clinqa_synth.llm.models import PACKAGED_MODELS, SMALL_MODEL, ModelUnavailableError, PackagedModel, assemble, resolve_model
+from clinqa_synth.llm.models import (
+    PACKAGED_MODELS,
+    SMALL_MODEL,
+    ModelUnavailableError,
+    PackagedModel,
+    assemble,
+    resolve_model,
+)
 from clinqa_synth.llm.protocol import Completion, Usage
 
 

@@ -13,10 +13,17 @@ from clinqa_synth.pipeline.grammar import MAX_GRAMMAR_WORDS, answers_json_gramma
 from clinqa_synth.pipeline.parsing import is_yes_no
 from clinqa_synth.pipeline.spans import is_whole_words
 
-SECTION = ("FINDINGS: There is atelectasis at the left lung base. The right PICC tip is in the low SVC. "
-           "No pneumothorax.  Heart size is normal (stable).\nEsophagectomy changes are again seen.")  # fmt: skip
-QUESTIONS = ["Where does the catheter end?", "Is the lung collapsed?", "What surgery did the patient have?",
-             "What is the heart size?", "Is there a left pleural effusion?"]  # fmt: skip
+SECTION = (
+    "FINDINGS: There is atelectasis at the left lung base. The right PICC tip is in the low SVC. "
+    "No pneumothorax.  Heart size is normal (stable).\nEsophagectomy changes are again seen."
+)
+QUESTIONS = [
+    "Where does the catheter end?",
+    "Is the lung collapsed?",
+    "What surgery did the patient have?",
+    "What is the heart size?",
+    "Is there a left pleural effusion?",
+]
 
 
 def _is_span(text: str) -> bool:
@@ -31,9 +38,9 @@ def test_grammars_parse_in_llama_cpp() -> None:
         assert grammar is not None
         llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
     assert span_grammar("word " * (MAX_GRAMMAR_WORDS + 1)) is None, "very long sections fall back to the aligner"
-    assert grammar_fields("root ::= \"x\"", "vllm")["structured_outputs"] == {"grammar": "root ::= \"x\""}
+    assert grammar_fields('root ::= "x"', "vllm")["structured_outputs"] == {"grammar": 'root ::= "x"'}
     with pytest.raises(ValueError, match="takes no grammar"):
-        grammar_fields("root ::= \"x\"", "tgi")
+        grammar_fields('root ::= "x"', "tgi")
 
 
 @pytest.mark.llm
@@ -46,8 +53,9 @@ def test_every_constrained_answer_is_a_whole_word_span(llm_server) -> None:
         try:
             for question in QUESTIONS:
                 prompt = f"{SECTION}\n\n---\nQuestion: {question}\nQuote the shortest part of the text that answers it."
-                completion = await client.chat([{"role": "user", "content": prompt}], max_tokens=96, seed=0,
-                                               grammar=grammar)  # fmt: skip
+                completion = await client.chat(
+                    [{"role": "user", "content": prompt}], max_tokens=96, seed=0, grammar=grammar
+                )
                 texts.append(completion.text)
         finally:
             await client.aclose()
@@ -65,8 +73,7 @@ def test_a_yes_no_question_is_answered_with_its_evidence_not_a_bare_no(llm_serve
 
     async def ask(question: str) -> str:
         prompt = f"{SECTION}\n\n---\nQuestion: {question}\nAnswer with one word: Yes or No."
-        return (await client.chat([{"role": "user", "content": prompt}], max_tokens=48, seed=0,
-                                  grammar=grammar)).text  # fmt: skip
+        return (await client.chat([{"role": "user", "content": prompt}], max_tokens=48, seed=0, grammar=grammar)).text
 
     async def ask_all() -> list[str]:
         try:
@@ -86,8 +93,14 @@ def test_the_json_answers_grammar_gives_one_span_per_question(llm_server) -> Non
 
     async def ask() -> str:
         try:
-            return (await client.chat([{"role": "user", "content": prompt}], max_tokens=512, seed=0,
-                                      grammar=answers_json_grammar(SECTION, len(QUESTIONS)))).text  # fmt: skip
+            return (
+                await client.chat(
+                    [{"role": "user", "content": prompt}],
+                    max_tokens=512,
+                    seed=0,
+                    grammar=answers_json_grammar(SECTION, len(QUESTIONS)),
+                )
+            ).text
         finally:
             await client.aclose()
 

@@ -41,7 +41,8 @@ def clean_text(llm_server) -> str:
 
 
 @pytest.mark.parametrize(
-    "faults", [["503"], ["500", "502"], ["429"], ["reset"], ["malformed-json"], ["empty-content"], ["503", "reset", "429"]]
+    "faults",
+    [["503"], ["500", "502"], ["429"], ["reset"], ["malformed-json"], ["empty-content"], ["503", "reset", "429"]],
 )
 def test_transient_faults_are_retried_to_the_clean_result(llm_server, clean_text, faults) -> None:
     with FaultProxy(llm_server.base_url) as proxy:

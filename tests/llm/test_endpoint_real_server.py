@@ -68,8 +68,14 @@ def test_concurrent_calls_all_complete(llm_server) -> None:
     async def many():
         try:
             return await asyncio.gather(
-                *[client.chat([{"role": "user", "content": f"What is {i} plus {i}? Answer with a number."}],
-                              max_tokens=12, seed=0) for i in range(4)]  # fmt: skip
+                *[
+                    client.chat(
+                        [{"role": "user", "content": f"What is {i} plus {i}? Answer with a number."}],
+                        max_tokens=12,
+                        seed=0,
+                    )
+                    for i in range(4)
+                ]
             )
         finally:
             await client.aclose()
@@ -86,8 +92,9 @@ def test_json_schema_output_is_honoured_by_llama_cpp(llm_server) -> None:
         "required": ["organ", "count"],
     }
     client = EndpointChat(llm_server.base_url, api_key="local", structured="llama-cpp-python")
-    completion = run(_chat(client, "Name one organ and how many humans have.", max_tokens=64, seed=0,
-                           response_format=schema))  # fmt: skip
+    completion = run(
+        _chat(client, "Name one organ and how many humans have.", max_tokens=64, seed=0, response_format=schema)
+    )
     data = json.loads(completion.text)  # constrained decoding: plain JSON, no fences or prose
     assert isinstance(data["organ"], str) and isinstance(data["count"], int)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import datasets
 import pytest
 from conftest import FIXTURES
-from tests_support import FaultProxy
 from fault_proxy import REASONING
+from tests_support import FaultProxy
 
 from clinqa_synth.cli import main
 from clinqa_synth.llm.endpoint import EndpointChat
@@ -31,14 +31,18 @@ SCHEMA = {"type": "object", "properties": {"organ": {"type": "string"}}, "requir
 
 # --- reasoning blocks: every shape current servers produce ------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "content,field,answer",
     [
         ("<think>\nthe skin? yes\n</think>\n\nSkin", None, "Skin"),  # Qwen3 / QwQ inline
         ("the skin? yes\n</think>\n\nSkin", None, "Skin"),  # DeepSeek-R1: the template opened the block
         ("Skin", "the skin? yes", "Skin"),  # vLLM/SGLang reasoning parser: a separate field
-        ("<|channel|>analysis<|message|>the skin? yes<|end|><|start|>assistant<|channel|>final<|message|>Skin",
-         None, "Skin"),  # gpt-oss harmony passed through raw
+        (
+            "<|channel|>analysis<|message|>the skin? yes<|end|><|start|>assistant<|channel|>final<|message|>Skin",
+            None,
+            "Skin",
+        ),  # gpt-oss harmony passed through raw
         ("<THINKING>the skin</THINKING>Skin", None, "Skin"),
     ],
 )
@@ -58,6 +62,7 @@ def test_output_that_ends_mid_thought_has_no_answer() -> None:
 
 
 # --- against the real server, through the proxy --------------------------------------------------------------------
+
 
 def ask(url: str, **kwargs):  # noqa: ANN201
     schema = kwargs.pop("_schema", None)
@@ -100,9 +105,23 @@ def test_generate_with_a_thinking_model_gives_the_same_dataset_and_sends_the_tem
     llm_server, notes: Path, tmp_path: Path
 ) -> None:
     def generate(out: str, proxy_url: str, *extra: str) -> list[dict]:
-        args = ["generate", "--input", str(notes), "--config", "direct", "--out", str(tmp_path / out), "--quiet",
-                "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(tmp_path / f"cache-{out}"),
-                "--endpoint", proxy_url, *extra]  # fmt: skip
+        args = [
+            "generate",
+            "--input",
+            str(notes),
+            "--config",
+            "direct",
+            "--out",
+            str(tmp_path / out),
+            "--quiet",
+            "--methods-dir",
+            str(FIXTURES / "test_methods"),
+            "--cache-dir",
+            str(tmp_path / f"cache-{out}"),
+            "--endpoint",
+            proxy_url,
+            *extra,
+        ]
         assert main(args) == 0
         return datasets.load_dataset(str(tmp_path / out), "direct", split="train").to_list()
 
@@ -124,6 +143,7 @@ def test_the_template_switch_is_part_of_the_cache_key(llm_server, tmp_path: Path
     def calls(kwargs: dict | None) -> int:
         settings = LLMSettings(endpoint=proxy.url, cache_dir=tmp_path / "cache", chat_template_kwargs=kwargs)
         with open_llm(settings) as session:
+
             async def go() -> None:
                 try:
                     await session.chat.chat(PROMPT, max_tokens=32, seed=0)
@@ -141,10 +161,18 @@ def test_the_template_switch_is_part_of_the_cache_key(llm_server, tmp_path: Path
 # --- which server is it, and which checkpoint ---------------------------------------------------------------------
 
 VLLM_MODELS = {"owned_by": "vllm", "root": "/models/llama-3.1-8b-ckpt-a", "max_model_len": 8192}
-LLAMA_SERVER_PROPS = {"model_path": "/home/alice/models/qwen3-8b-q4_k_m.gguf", "build_info": "b6150-abc1234",
-                      "default_generation_settings": {"n_ctx": 8192}}  # fmt: skip
-TGI_INFO = {"model_id": "meta-llama/Llama-3.1-8B-Instruct", "model_sha": "0e9e39f", "router": "text-generation-router",
-            "version": "3.3.4", "max_input_tokens": 8191}  # fmt: skip
+LLAMA_SERVER_PROPS = {
+    "model_path": "/home/alice/models/qwen3-8b-q4_k_m.gguf",
+    "build_info": "b6150-abc1234",
+    "default_generation_settings": {"n_ctx": 8192},
+}
+TGI_INFO = {
+    "model_id": "meta-llama/Llama-3.1-8B-Instruct",
+    "model_sha": "0e9e39f",
+    "router": "text-generation-router",
+    "version": "3.3.4",
+    "max_input_tokens": 8191,
+}
 
 
 def served(owner: str, **extra: object) -> dict:
@@ -157,11 +185,18 @@ def routes(**answers: object):  # noqa: ANN201
 
 def test_each_server_is_recognised_from_what_it_says_about_itself() -> None:
     vllm = probe_server(routes(version={"version": "0.11.0"}), served("vllm", root="/m/a", max_model_len=8192), "m")
-    assert (vllm.kind, vllm.dialect, vllm.identity["root"], vllm.identity["vllm_version"]) == ("vllm", "vllm", "/m/a",
-                                                                                               "0.11.0")  # fmt: skip
+    assert (vllm.kind, vllm.dialect, vllm.identity["root"], vllm.identity["vllm_version"]) == (
+        "vllm",
+        "vllm",
+        "/m/a",
+        "0.11.0",
+    )
     llama = probe_server(routes(props=LLAMA_SERVER_PROPS), served("llamacpp"), "m")
-    assert (llama.kind, llama.dialect, llama.identity["model_file"]) == ("llama-server", "llama-server",
-                                                                         "qwen3-8b-q4_k_m.gguf")  # fmt: skip
+    assert (llama.kind, llama.dialect, llama.identity["model_file"]) == (
+        "llama-server",
+        "llama-server",
+        "qwen3-8b-q4_k_m.gguf",
+    )
     assert "alice" not in json.dumps(llama.identity) + json.dumps(llama.public()), "no local path is published"
     tgi = probe_server(routes(info=TGI_INFO), served("meta-llama/Llama-3.1-8B-Instruct"), "m")
     assert (tgi.kind, tgi.dialect, tgi.identity["model_sha"]) == ("tgi", "tgi", "0e9e39f")
@@ -176,6 +211,7 @@ def test_each_server_is_recognised_from_what_it_says_about_itself() -> None:
 def test_a_new_checkpoint_under_the_same_served_name_misses_the_cache(llm_server, tmp_path: Path) -> None:
     def run() -> tuple[int, list[str]]:
         with open_llm(LLMSettings(endpoint=proxy.url, cache_dir=tmp_path / "cache")) as session:
+
             async def go() -> None:
                 try:
                     await session.chat.chat(PROMPT, max_tokens=32, seed=0)

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import datasets
 import httpx2 as httpx
@@ -63,8 +63,14 @@ def cli():
     started: list[subprocess.Popen] = []
 
     def start(args: list[str]) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-m", "clinqa_synth.cli", *args], env={**os.environ},
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "clinqa_synth.cli", *args],
+            env={**os.environ},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         started.append(process)
         return process
 
@@ -86,8 +92,24 @@ def completions_in(cache: Path) -> int:
 
 def generate_args(notes: Path, out: Path, cache: Path, n_ctx: str) -> list[str]:
     # a unique --n-ctx finds this test's server process among others
-    return ["generate", "--input", str(notes), "--config", "direct", "--out", str(out), "--quiet", "--model", "small",
-            "--n-ctx", n_ctx, "--methods-dir", str(FIXTURES / "test_methods"), "--cache-dir", str(cache)]
+    return [
+        "generate",
+        "--input",
+        str(notes),
+        "--config",
+        "direct",
+        "--out",
+        str(out),
+        "--quiet",
+        "--model",
+        "small",
+        "--n-ctx",
+        n_ctx,
+        "--methods-dir",
+        str(FIXTURES / "test_methods"),
+        "--cache-dir",
+        str(cache),
+    ]
 
 
 def test_sigill_mid_run_stops_generate_within_seconds_with_the_fix(small_model_path, tmp_path, cli) -> None:
@@ -134,8 +156,22 @@ def test_a_server_that_dies_while_loading_names_the_exit_and_its_log(tmp_path, c
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 4096)  # a GGUF header and nothing usable: llama.cpp refuses to load it
     notes = copy_sample_reports(tmp_path / "notes", ("synthetic-chest-xray-002.txt",))
-    process = cli(["generate", "--input", str(notes), "--config", "direct", "--out", str(tmp_path / "out"), "--quiet",
-                   "--model", str(bad), "--cache-dir", str(tmp_path / "cache")])
+    process = cli(
+        [
+            "generate",
+            "--input",
+            str(notes),
+            "--config",
+            "direct",
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+            "--model",
+            str(bad),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     _, err = process.communicate(timeout=120)
     assert process.returncode == 2
     assert "exited with code" in err and "while loading broken.gguf" in err, err
@@ -184,8 +220,21 @@ def test_exit_messages_name_the_signal_the_meaning_and_the_fix(tmp_path) -> None
 
 def test_doctor_passes_on_a_working_install_and_names_the_fix_when_not(small_model_path, tmp_path) -> None:
     started = time.monotonic()
-    ok = subprocess.run([sys.executable, "-m", "clinqa_synth.cli", "doctor", "--model", "small", "--cache-dir",
-                         str(tmp_path / "cache")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clinqa_synth.cli",
+            "doctor",
+            "--model",
+            "small",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ok.returncode == 0, ok.stderr
     for name in ("runtime", "model", "completion", "cache"):
         assert f"ok   {name}" in ok.stderr, ok.stderr
@@ -194,12 +243,38 @@ def test_doctor_passes_on_a_working_install_and_names_the_fix_when_not(small_mod
 
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 4096)
-    broken = subprocess.run([sys.executable, "-m", "clinqa_synth.cli", "doctor", "--model", str(bad), "--cache-dir",
-                             str(tmp_path / "cache")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    broken = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clinqa_synth.cli",
+            "doctor",
+            "--model",
+            str(bad),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert broken.returncode == 1
     assert "FAIL completion" in broken.stderr and "exited with code" in broken.stderr
     assert "fix:" in broken.stderr and "not ready" in broken.stderr
 
-    missing = subprocess.run([sys.executable, "-m", "clinqa_synth.cli", "doctor", "--model", "nope.gguf",
-                              "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clinqa_synth.cli",
+            "doctor",
+            "--model",
+            "nope.gguf",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 1 and "FAIL model" in missing.stderr and "Unknown model" in missing.stderr

@@ -6,8 +6,10 @@ import pytest
 
 from clinqa_synth.pipeline.answer_checks import answer_problem, is_echo_answer, is_identity_question, near_duplicates
 
-SECTION = ("FINDINGS: The chest tube has been removed. No pneumothorax. Small left pleural effusion, decreased. "
-           "Right PICC tip in the low SVC. Heart size is normal.")  # fmt: skip
+SECTION = (
+    "FINDINGS: The chest tube has been removed. No pneumothorax. Small left pleural effusion, decreased. "
+    "Right PICC tip in the low SVC. Heart size is normal."
+)
 
 
 @pytest.mark.parametrize(
@@ -51,8 +53,13 @@ def test_answer_problems() -> None:
 
 
 def test_near_duplicate_questions_keep_the_first() -> None:
-    questions = ["Is there a pneumothorax?", "Is there pneumothorax?", "Where is the PICC tip?",
-                 "is there a pneumothorax", "What size is the effusion?"]  # fmt: skip
+    questions = [
+        "Is there a pneumothorax?",
+        "Is there pneumothorax?",
+        "Where is the PICC tip?",
+        "is there a pneumothorax",
+        "What size is the effusion?",
+    ]
     assert near_duplicates(questions) == [1, 3]
 
 
@@ -105,15 +112,21 @@ def test_two_questions_in_one_are_caught_and_single_questions_are_not() -> None:
     from clinqa_synth.pipeline.answer_checks import is_compound_question
 
     # from the labelled audit set (docs/audit): each was labelled bad_question
-    for question in ("What is the RV/LV ratio and what does it mean?",
-                     "What is the patella and how is it related to the fracture?",
-                     "What are the flow voids of the major intracranial arteries and their preservation status?",
-                     "What is the size of the left pleural effusion, and how does it compare to the right one?",
-                     "Are there any abnormalities in the left basilar opacity, and if so, what is their likely cause?",
-                     "Is there a fracture? Is it displaced?"):  # fmt: skip
+    for question in (
+        "What is the RV/LV ratio and what does it mean?",
+        "What is the patella and how is it related to the fracture?",
+        "What are the flow voids of the major intracranial arteries and their preservation status?",
+        "What is the size of the left pleural effusion, and how does it compare to the right one?",
+        "Are there any abnormalities in the left basilar opacity, and if so, what is their likely cause?",
+        "Is there a fracture? Is it displaced?",
+    ):
         assert is_compound_question(question), question
-    for question in ("What is the size and location of the hepatic lesion?", "Is there a fracture and dislocation?",
-                     "Which bones and joints were imaged?", "Are the heart and mediastinum normal?"):  # fmt: skip
+    for question in (
+        "What is the size and location of the hepatic lesion?",
+        "Is there a fracture and dislocation?",
+        "Which bones and joints were imaged?",
+        "Are the heart and mediastinum normal?",
+    ):
         assert not is_compound_question(question), question
 
 
@@ -121,14 +134,30 @@ def test_a_span_answer_to_a_why_or_what_it_means_question_is_dropped() -> None:
     from clinqa_synth.pipeline.answer_checks import answer_problem, is_interpretive_question
 
     context = "Small amount of free fluid in the pelvis. Left basilar opacity, likely atelectasis."
-    assert answer_problem("What is the significance of the free fluid in the pelvis?", "Small amount of free fluid",
-                          context, max_answer_words=30) == "interpretive_answer"  # fmt: skip
-    for question in ("How did the radiologist arrive at this diagnosis?", "What does the RV/LV ratio indicate?",
-                     "How does the left lobe compare to the right one?", "What caused the fracture?",
-                     "How does the cyst relate to the patient's history?"):  # fmt: skip
+    assert (
+        answer_problem(
+            "What is the significance of the free fluid in the pelvis?",
+            "Small amount of free fluid",
+            context,
+            max_answer_words=30,
+        )
+        == "interpretive_answer"
+    )
+    for question in (
+        "How did the radiologist arrive at this diagnosis?",
+        "What does the RV/LV ratio indicate?",
+        "How does the left lobe compare to the right one?",
+        "What caused the fracture?",
+        "How does the cyst relate to the patient's history?",
+    ):
         assert is_interpretive_question(question), question
-    for question in ("What is the purpose of the chest radiograph?", "What is the size of the left lobe?",
-                     "Where does the PICC line terminate?", "Is there a pneumothorax?",
-                     "What is the likely diagnosis?", "Where is the PICC line tip in relation to the SVC?",
-                     "Which areas show increased signal compared to surrounding tissue?"):  # fmt: skip
+    for question in (
+        "What is the purpose of the chest radiograph?",
+        "What is the size of the left lobe?",
+        "Where does the PICC line terminate?",
+        "Is there a pneumothorax?",
+        "What is the likely diagnosis?",
+        "Where is the PICC line tip in relation to the SVC?",
+        "Which areas show increased signal compared to surrounding tissue?",
+    ):
         assert not is_interpretive_question(question), question

@@ -31,7 +31,9 @@ def test_configs_load_with_load_dataset_and_spans_are_exact(generated) -> None:
         assert len(set(train["id"])) == train.num_rows
         per_section = {}
         for row in train:
-            per_section[(row["document_id"], row["section"])] = per_section.get((row["document_id"], row["section"]), 0) + 1
+            per_section[(row["document_id"], row["section"])] = (
+                per_section.get((row["document_id"], row["section"]), 0) + 1
+            )
         assert max(per_section.values()) <= 3  # K=3 of N=5 per section
 
 
@@ -51,7 +53,10 @@ def test_rerun_is_served_entirely_from_cache(generated) -> None:
     for config in ("direct", "nooverlap_summary"):
         usage = json.loads((out / config / "generation.json").read_text())["llm_usage"]
         assert usage["calls"] == 0 and usage["failures"] == 0 and usage["cache_hits"] > 0
-        assert datasets.load_dataset(str(out), config, download_mode="force_redownload")["train"].to_list() == before[config]
+        assert (
+            datasets.load_dataset(str(out), config, download_mode="force_redownload")["train"].to_list()
+            == before[config]
+        )
 
 
 def test_python_api_returns_a_datasetdict(llm_server, tmp_path: Path) -> None:
@@ -60,8 +65,7 @@ def test_python_api_returns_a_datasetdict(llm_server, tmp_path: Path) -> None:
 
     chat = EndpointChat(llm_server.base_url, api_key="local", structured="llama-cpp-python")
     report = (samples_dir("radiology") / "synthetic-mri-knee-004.txt").read_text()
-    ds = generate([report], config="direct", chat=chat, out=tmp_path / "api",
-                  methods_dir=FIXTURES / "test_methods")  # fmt: skip
+    ds = generate([report], config="direct", chat=chat, out=tmp_path / "api", methods_dir=FIXTURES / "test_methods")
     assert isinstance(ds, datasets.DatasetDict) and "train" in ds
     assert set(ds["train"].column_names) >= {"id", "title", "context", "question", "answers", "is_impossible"}
     record = json.loads((tmp_path / "api" / "direct" / "generation.json").read_text())
@@ -75,15 +79,36 @@ def _generate_one_report(llm_server, tmp_path: Path, config: str, extra_yaml: st
     """Generate `config` (the test-sized direct method, verification on, plus `extra_yaml`) from one chest X-ray."""
     methods = tmp_path / "methods"
     methods.mkdir()
-    (methods / f"{config}.yaml").write_text((FIXTURES / "test_methods" / "direct.yaml").read_text()
-                                            .replace("verify: false", "verify: true") + extra_yaml)  # fmt: skip
+    (methods / f"{config}.yaml").write_text(
+        (FIXTURES / "test_methods" / "direct.yaml").read_text().replace("verify: false", "verify: true") + extra_yaml
+    )
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "cxr.txt").write_text((samples_dir("radiology") / "synthetic-chest-xray-002.txt").read_text())
     out = tmp_path / "out"
-    assert main(["generate", "--input", str(notes), "--config", config, "--out", str(out), "--quiet",
-                 "--endpoint", llm_server.base_url, "--structured", "llama-cpp-python", "--methods-dir", str(methods),
-                 "--cache-dir", str(tmp_path / "cache")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "--input",
+                str(notes),
+                "--config",
+                config,
+                "--out",
+                str(out),
+                "--quiet",
+                "--endpoint",
+                llm_server.base_url,
+                "--structured",
+                "llama-cpp-python",
+                "--methods-dir",
+                str(methods),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ]
+        )
+        == 0
+    )
     return out
 
 

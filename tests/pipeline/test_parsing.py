@@ -14,9 +14,17 @@ from clinqa_synth.pipeline.parsing import (
 )
 
 RADIOLOGY_SCHEMA = {
-    "properties": {k: {"type": "array", "maxItems": 5} for k in
-                   ("symptoms", "medical_conditions", "areas_examined", "patient_medical_history", "diagnostic_techniques")}
-}  # fmt: skip
+    "properties": {
+        k: {"type": "array", "maxItems": 5}
+        for k in (
+            "symptoms",
+            "medical_conditions",
+            "areas_examined",
+            "patient_medical_history",
+            "diagnostic_techniques",
+        )
+    }
+}
 
 
 @pytest.mark.parametrize(
@@ -27,7 +35,8 @@ RADIOLOGY_SCHEMA = {
         "- Is the lung clear?\n- What was imaged?\n* Where is the tube?",
         "```\n1. Is the lung clear?\n2. What was imaged?\n3. Where is the tube?\n```",
         '```json\n["Is the lung clear?", "What was imaged?", "Where is the tube?"]\n```',
-        '{"questions": [{"question": "Is the lung clear?"}, {"question": "What was imaged?"}, {"question": "Where is the tube?"}]}',
+        '{"questions": [{"question": "Is the lung clear?"}, {"question": "What was imaged?"}, '
+        '{"question": "Where is the tube?"}]}',
         "Q1: Is the lung clear?\nQ2: What was imaged?\nQ3: Where is the tube?",
         "Question 1: Is the lung clear?\nQuestion 2: What was imaged?\nQuestion 3: Where is the tube?",
     ],
@@ -52,7 +61,10 @@ def test_question_limit() -> None:
 
 
 def test_answers_from_json_with_fences_and_preamble() -> None:
-    text = 'Here you go:\n```json\n{"answers": [{"number": 2, "answer": "\\"left lower lobe\\""}, {"number": 1, "answer": "Unanswerable"},]}\n```'
+    text = (
+        'Here you go:\n```json\n{"answers": [{"number": 2, "answer": "\\"left lower lobe\\""}, '
+        '{"number": 1, "answer": "Unanswerable"},]}\n```'
+    )
     answers = parse_answers(text, 3)
     assert [(a.number, a.answer) for a in answers] == [(1, "Unanswerable"), (2, "left lower lobe")]
 
@@ -72,15 +84,34 @@ def test_garbage_gives_no_answers() -> None:
     assert parse_answers("I cannot help with that.", 3) == []
 
 
-@pytest.mark.parametrize("text", ["Unanswerable", "unanswerable.", "N/A", "Not mentioned", '"Unanswerable"', "None",
-                                  "Not specified in the report", "No information provided in the report",
-                                  "The report does not mention allergies.", "It is not stated."])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Unanswerable",
+        "unanswerable.",
+        "N/A",
+        "Not mentioned",
+        '"Unanswerable"',
+        "None",
+        "Not specified in the report",
+        "No information provided in the report",
+        "The report does not mention allergies.",
+        "It is not stated.",
+    ],
+)
 def test_unanswerable_forms(text: str) -> None:
     assert is_unanswerable(text)
 
 
-@pytest.mark.parametrize("text", ["no pneumothorax", "No intracranial hemorrhage is seen on the left side of the brain "
-                                  "after the contrast injection was not specified further", "Yes"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no pneumothorax",
+        "No intracranial hemorrhage is seen on the left side of the brain "
+        "after the contrast injection was not specified further",
+        "Yes",
+    ],
+)
 def test_real_answer_is_not_unanswerable(text: str) -> None:
     assert not is_unanswerable(text)
 
@@ -92,7 +123,9 @@ def test_yes_no_is_recognised() -> None:
 
 
 def test_summary_is_repaired_to_the_schema() -> None:
-    text = 'Summary:\n```json\n{"Symptoms": "fever", "medical_conditions": ["a","b","c","d","e","f"], "extra": [1]}\n```'
+    text = (
+        'Summary:\n```json\n{"Symptoms": "fever", "medical_conditions": ["a","b","c","d","e","f"], "extra": [1]}\n```'
+    )
     summary = parse_summary(text, RADIOLOGY_SCHEMA)
     assert summary["symptoms"] == ["fever"]
     assert len(summary["medical_conditions"]) == 5

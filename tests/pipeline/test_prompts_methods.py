@@ -20,8 +20,14 @@ def question_prompt(name: str, kind: str = "radiology") -> str:
     prompts = PromptSet(kind)
     source = SUMMARY if method.summarize else DOCUMENT
     prefixes = [method.prefixes[i % len(method.prefixes)] for i in range(10)] if method.prefixes else []
-    return prompts.render("questions", source_text=source, from_summary=method.summarize, num_questions=10,
-                          no_overlap=method.no_overlap, prefixes=prefixes)  # fmt: skip
+    return prompts.render(
+        "questions",
+        source_text=source,
+        from_summary=method.summarize,
+        num_questions=10,
+        no_overlap=method.no_overlap,
+        prefixes=prefixes,
+    )
 
 
 def test_all_paper_methods_ship() -> None:
@@ -45,8 +51,12 @@ def test_document_comes_first_for_prefix_reuse() -> None:
     prompts = PromptSet("radiology")
     summary = prompts.render("summary", document=DOCUMENT)
     questions = question_prompt("direct")
-    answers = prompts.render("answers", section_text="FINDINGS: Small left pleural effusion.", section_name="report",
-                             questions=["Is there fluid?"])  # fmt: skip
+    answers = prompts.render(
+        "answers",
+        section_text="FINDINGS: Small left pleural effusion.",
+        section_name="report",
+        questions=["Is there fluid?"],
+    )
     head = "Here is a radiology report.\n\nFINDINGS: Small left pleural effusion."
     assert summary.startswith(head) and questions.startswith(head) and answers.startswith(head)
 
@@ -67,8 +77,7 @@ def test_temperature_annealing_is_linear_across_documents() -> None:
 
 def test_temperature_anneals_across_the_whole_corpus_when_sharded() -> None:
     from clinqa_synth.documents.model import Document, Section
-    from clinqa_synth.documents.shaping import shard_filter
-    from clinqa_synth.documents.shaping import split_long_documents
+    from clinqa_synth.documents.shaping import shard_filter, split_long_documents
 
     docs = [Document(f"d{i}", "radiology", (Section("report", "x " * 10),)) for i in range(9)]
     shard = list(shard_filter(docs, (2, 3)))

@@ -23,9 +23,25 @@ REQUOTE_PROMPT = "were not found word for word"  # only in the requote prompt
 
 
 def _generate(proxy_url: str, notes: Path, out: Path, cache: Path, methods: Path, *extra: str) -> dict:
-    args = ["generate", "--input", str(notes), "--config", "direct", "--out", str(out), "--quiet", "--methods-dir",
-            str(methods), "--cache-dir", str(cache), "--endpoint", proxy_url, "--structured", "llama-cpp-python",
-            *extra]  # fmt: skip
+    args = [
+        "generate",
+        "--input",
+        str(notes),
+        "--config",
+        "direct",
+        "--out",
+        str(out),
+        "--quiet",
+        "--methods-dir",
+        str(methods),
+        "--cache-dir",
+        str(cache),
+        "--endpoint",
+        proxy_url,
+        "--structured",
+        "llama-cpp-python",
+        *extra,
+    ]
     assert main(args) == 0
     return json.loads((out / "direct" / "generation.json").read_text())
 
@@ -44,15 +60,28 @@ def test_paraphrased_answers_are_requoted_or_dropped(llm_server, notes, tmp_path
         # the optional call failing (here: a server that keeps answering 503 to it) costs no document its pairs
         prompts = tmp_path / "prompts" / "radiology"
         prompts.mkdir(parents=True)
-        (prompts / "requote.j2").write_text((builtin_prompts_dir() / "radiology" / "requote.j2").read_text() + "\nJSON only.")
+        (prompts / "requote.j2").write_text(
+            (builtin_prompts_dir() / "radiology" / "requote.j2").read_text() + "\nJSON only."
+        )
         proxy.rules.insert(0, (REQUOTE_PROMPT, "503"))
-        failing = _generate(proxy.url, notes, tmp_path / "failing", tmp_path / "cache", requote,
-                            "--prompts", str(prompts.parent), "--max-retries", "1")  # fmt: skip
+        failing = _generate(
+            proxy.url,
+            notes,
+            tmp_path / "failing",
+            tmp_path / "cache",
+            requote,
+            "--prompts",
+            str(prompts.parent),
+            "--max-retries",
+            "1",
+        )
     assert failing["documents"]["failed"] == 0 and failing["requote_failed_calls"] > 0
 
     def pairs(out: Path) -> list[dict]:  # the prompt override changes only the recorded prompt version
-        return [{k: v for k, v in r.items() if k != "prompt_version"}
-                for r in datasets.load_dataset(str(out), "direct", split="train")]  # fmt: skip
+        return [
+            {k: v for k, v in r.items() if k != "prompt_version"}
+            for r in datasets.load_dataset(str(out), "direct", split="train")
+        ]
 
     assert pairs(tmp_path / "failing") == pairs(tmp_path / "paper")
 

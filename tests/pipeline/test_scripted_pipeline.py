@@ -16,23 +16,32 @@ from clinqa_synth.methods import load_method
 from clinqa_synth.pipeline.prompts import PromptSet
 from clinqa_synth.pipeline.steps import process_document
 
-REPORT = Section("report", "FINDINGS: Abnormal signal in the medial meniscus. Mild degenerative changes in the right "
-                 "knee joint. No joint effusion. Comparison: None.")  # fmt: skip
+REPORT = Section(
+    "report",
+    "FINDINGS: Abnormal signal in the medial meniscus. Mild degenerative changes in the right "
+    "knee joint. No joint effusion. Comparison: None.",
+)
 IMPRESSION = Section("impression", "IMPRESSION: Meniscal tear. Right knee osteoarthritis.")
 QUESTIONS = [
-    "What does the medial meniscus show?",          # 1 exact span
-    "what does medial meniscus show?",               # 2 near-duplicate of 1: dropped before answering
-    "What is the patient's name?",                   # 3 identity question: dropped before answering
-    "Is the meniscus normal?",                       # 4 "normal" only inside "Abnormal": refused
-    "Which knee has degenerative changes?",          # 5 fuzzy answer with the wrong side: refused
-    "What was the prior study?",                     # 6 "None" is a verbatim quote: answerable
-    "What is the degenerative changes about?",       # 7 echo answer: dropped
-    "Is there a fracture?",                          # 8 Unanswerable
+    "What does the medial meniscus show?",  # 1 exact span
+    "what does medial meniscus show?",  # 2 near-duplicate of 1: dropped before answering
+    "What is the patient's name?",  # 3 identity question: dropped before answering
+    "Is the meniscus normal?",  # 4 "normal" only inside "Abnormal": refused
+    "Which knee has degenerative changes?",  # 5 fuzzy answer with the wrong side: refused
+    "What was the prior study?",  # 6 "None" is a verbatim quote: answerable
+    "What is the degenerative changes about?",  # 7 echo answer: dropped
+    "Is there a fracture?",  # 8 Unanswerable
 ]
 # the answers call sees the 6 questions left after the pre-answer checks, numbered 1..6
 ANSWERS = {
-    "report": ["Abnormal signal", "normal", "mild degenerative changes in the left knee joint", "None",
-               "degenerative changes", "Unanswerable"],
+    "report": [
+        "Abnormal signal",
+        "normal",
+        "mild degenerative changes in the left knee joint",
+        "None",
+        "degenerative changes",
+        "Unanswerable",
+    ],
     "impression": ["Unanswerable", "Unanswerable", "Unanswerable", "Unanswerable", "Unanswerable", "Meniscal tear"],
 }
 
@@ -71,10 +80,12 @@ class ScriptedChat:
 def run(method_name: str = "direct") -> tuple[Any, ScriptedChat]:
     chat = ScriptedChat()
     document = Document("knee", "radiology", (REPORT, IMPRESSION))
-    method = load_method(method_name).model_copy(update={"radiology": load_method(method_name).radiology.model_copy(
-        update={"num_questions": 8, "keep": 8})})  # fmt: skip
-    result = asyncio.run(process_document(chat, document, method, PromptSet("radiology"), question_temperature=0.0,
-                                          model_id="scripted"))  # fmt: skip
+    method = load_method(method_name).model_copy(
+        update={"radiology": load_method(method_name).radiology.model_copy(update={"num_questions": 8, "keep": 8})}
+    )
+    result = asyncio.run(
+        process_document(chat, document, method, PromptSet("radiology"), question_temperature=0.0, model_id="scripted")
+    )
     return result, chat
 
 
@@ -84,14 +95,22 @@ def test_every_check_fires_on_the_answer_it_exists_for() -> None:
     answers_prompt = next(p for p in chat.prompts if "Questions:" in p)
     assert "patient's name" not in answers_prompt and answers_prompt.count("What does the medial meniscus") == 1
     drops = {k: v for k, v in result.drops.items() if v}
-    assert drops == {"near_duplicate": 2, "identity_question": 2, "refused_part_of_word": 1,
-                     "refused_laterality": 1, "echo_answer": 1,  # per section for the pre-answer drops
-                     "verify_answerable": 1, "verify_unanswerable": 1}
+    assert drops == {
+        "near_duplicate": 2,
+        "identity_question": 2,
+        "refused_part_of_word": 1,
+        "refused_laterality": 1,
+        "echo_answer": 1,  # per section for the pre-answer drops
+        "verify_answerable": 1,
+        "verify_unanswerable": 1,
+    }
     kept = {(r["section"], r["question"]): r for r in result.records}
     exact = kept[("report", QUESTIONS[0])]
     assert exact["answers"]["text"] == ["Abnormal signal"] and not exact["is_impossible"]
     none_quote = kept[("report", QUESTIONS[5])]
-    assert none_quote["answers"]["text"] == ["None"] and none_quote["context"][none_quote["answers"]["answer_start"][0]:].startswith("None")
+    assert none_quote["answers"]["text"] == ["None"] and none_quote["context"][
+        none_quote["answers"]["answer_start"][0] :
+    ].startswith("None")
     assert kept[("report", QUESTIONS[7])]["is_impossible"]
     assert ("impression", QUESTIONS[7]) not in kept and ("impression", QUESTIONS[0]) not in kept
     assert all(r["verified"] for r in result.records)
@@ -116,8 +135,18 @@ def test_the_papers_pipeline_is_reachable_without_the_checks(tmp_path) -> None:
     assert method.answer_checks is False
     chat = ScriptedChat()
     document = Document("knee", "radiology", (REPORT, IMPRESSION))
-    result = asyncio.run(process_document(chat, document, method.model_copy(update={"radiology": method.radiology.model_copy(
-        update={"num_questions": 8, "keep": 8})}), PromptSet("radiology"), question_temperature=0.0, model_id="s"))  # fmt: skip
+    result = asyncio.run(
+        process_document(
+            chat,
+            document,
+            method.model_copy(
+                update={"radiology": method.radiology.model_copy(update={"num_questions": 8, "keep": 8})}
+            ),
+            PromptSet("radiology"),
+            question_temperature=0.0,
+            model_id="s",
+        )
+    )
     assert not result.drops.get("near_duplicate") and not result.drops.get("echo_answer")
     assert not any(k.startswith("verify") for k in result.drops) and not any("Question: " in p for p in chat.prompts)
     # the safety guards are not optional: a flipped side or a part-of-word span is never placed
@@ -149,14 +178,18 @@ class HardeningChat(ScriptedChat):
 
 
 def test_hardening_keeps_a_rewrite_only_when_the_verifier_lands_on_the_same_span(tmp_path) -> None:
-    (tmp_path / "hard.yaml").write_text("description: hardened direct\nharden: true\nmax_overlap: 0.25\n"
-                                        "harden_rounds: 1\n")  # fmt: skip
+    (tmp_path / "hard.yaml").write_text(
+        "description: hardened direct\nharden: true\nmax_overlap: 0.25\nharden_rounds: 1\n"
+    )
     method = load_method("hard", tmp_path)
-    method = method.model_copy(update={"radiology": method.radiology.model_copy(update={"num_questions": 8, "keep": 8})})
+    method = method.model_copy(
+        update={"radiology": method.radiology.model_copy(update={"num_questions": 8, "keep": 8})}
+    )
     chat = HardeningChat()
     document = Document("knee", "radiology", (REPORT, IMPRESSION))
-    result = asyncio.run(process_document(chat, document, method, PromptSet("radiology"), question_temperature=0.0,
-                                          model_id="scripted"))  # fmt: skip
+    result = asyncio.run(
+        process_document(chat, document, method, PromptSet("radiology"), question_temperature=0.0, model_id="scripted")
+    )
     kept = {(r["section"], r.get("original_question") or r["question"]): r for r in result.records}
     hard = kept[("report", QUESTIONS[0])]
     assert hard["question"] == HardeningChat.REWRITES[QUESTIONS[0]] and hard["original_question"] == QUESTIONS[0]
@@ -185,9 +218,19 @@ def test_hardening_words_to_avoid_keep_side_negation_and_numbers() -> None:
 def test_the_unanswerable_share_is_capped_per_section(tmp_path) -> None:
     (tmp_path / "capped.yaml").write_text("description: capped\nmax_unanswerable_share: 0.0\n")
     method = load_method("capped", tmp_path)
-    method = method.model_copy(update={"radiology": method.radiology.model_copy(update={"num_questions": 8, "keep": 8})})
-    result = asyncio.run(process_document(ScriptedChat(), Document("knee", "radiology", (REPORT, IMPRESSION)), method,
-                                          PromptSet("radiology"), question_temperature=0.0, model_id="s"))  # fmt: skip
+    method = method.model_copy(
+        update={"radiology": method.radiology.model_copy(update={"num_questions": 8, "keep": 8})}
+    )
+    result = asyncio.run(
+        process_document(
+            ScriptedChat(),
+            Document("knee", "radiology", (REPORT, IMPRESSION)),
+            method,
+            PromptSet("radiology"),
+            question_temperature=0.0,
+            model_id="s",
+        )
+    )
     assert result.records and not any(r["is_impossible"] for r in result.records)
     assert result.drops["over_unanswerable_share"] >= 1
 
@@ -207,9 +250,16 @@ def test_a_rewrite_about_another_body_part_is_not_used() -> None:
 
     thyroid = "Right lobe 5.1 cm. Left lobe 4.6 cm. A 7 mm left spongiform nodule."
     # from the benchmark (docs/benchmarks.md §8): both were kept by the verifier before this guard
-    assert drifted_anatomy("What is the size and shape of the left lung?", "What is the size and shape of the "
-                           "left spongiform nodule?", thyroid) == {"lung"}  # fmt: skip
-    assert drifted_anatomy("What is the significance of the fluid around the lungs?",
-                           "What is the significance of the joint effusion?", "Small joint effusion of the knee.")
-    assert not drifted_anatomy("How big is the spongy growth on the left?", "What is the size of the left "
-                               "spongiform nodule?", thyroid)  # fmt: skip
+    assert drifted_anatomy(
+        "What is the size and shape of the left lung?",
+        "What is the size and shape of the left spongiform nodule?",
+        thyroid,
+    ) == {"lung"}
+    assert drifted_anatomy(
+        "What is the significance of the fluid around the lungs?",
+        "What is the significance of the joint effusion?",
+        "Small joint effusion of the knee.",
+    )
+    assert not drifted_anatomy(
+        "How big is the spongy growth on the left?", "What is the size of the left spongiform nodule?", thyroid
+    )

@@ -34,7 +34,10 @@ def test_exact() -> None:
         ("The patient has a stable 4 mm nodule in the left lower lobe", "a stable 4 mm nodule in the left lower lobe"),
         ("1. the heart is normal in size", "The heart is normal in size"),
         ("\u201cNo pleural effusion\u201d", "No pleural effusion"),
-        ("[**Hospital 5**] comparison shows a stable 4 mm nodule", "[**Hospital1 18**] comparison shows a stable 4 mm nodule"),
+        (
+            "[**Hospital 5**] comparison shows a stable 4 mm nodule",
+            "[**Hospital1 18**] comparison shows a stable 4 mm nodule",
+        ),
     ],
 )
 def test_normalised_variants(answer: str, expected: str) -> None:
@@ -69,6 +72,7 @@ def test_answers_not_in_the_context_are_not_placed(answer: str) -> None:
 
 # --- clinical safety: whole words, meaning, boundaries, Unicode (issue 12) ---------------------------------
 
+
 @pytest.mark.parametrize(
     "answer,context",
     [
@@ -94,10 +98,16 @@ def test_a_whole_word_occurrence_is_preferred_over_a_part_of_word_one() -> None:
 @pytest.mark.parametrize(
     "answer,context,reason",
     [
-        ("mild degenerative changes in the left knee joint",
-         "IMPRESSION: Mild degenerative changes in the right knee joint.", "laterality"),
-        ("no acute intracranial hemorrhage", "FINDINGS: Acute intracranial hemorrhage in the left frontal lobe.",
-         "negation"),
+        (
+            "mild degenerative changes in the left knee joint",
+            "IMPRESSION: Mild degenerative changes in the right knee joint.",
+            "laterality",
+        ),
+        (
+            "no acute intracranial hemorrhage",
+            "FINDINGS: Acute intracranial hemorrhage in the left frontal lobe.",
+            "negation",
+        ),
         ("a 5 mm nodule in the right upper lobe", "There is a 6 mm nodule in the right upper lobe.", "number"),
         ("a 5 mm nodule in the right upper lobe", "There is a 5 cm nodule in the right upper lobe.", "number"),
         ("stable compared with the study of March 3", "Stable compared with the study of May 3.", "date"),
@@ -128,7 +138,7 @@ def test_meaning_change_guard(answer: str, placed: str, change: str | None) -> N
 
 
 def test_a_fuzzy_span_does_not_reach_into_the_previous_sentence() -> None:
-    context = ("Pneumothorax is excluded. Left PICC tip is in the upper-to-mid SVC. Heart size is normal.")
+    context = "Pneumothorax is excluded. Left PICC tip is in the upper-to-mid SVC. Heart size is normal."
     span = check(align_answer("The left PICC tip is in the upper-to-mid SVC", context), context)
     assert span.text == "Left PICC tip is in the upper-to-mid SVC"
 
@@ -150,8 +160,30 @@ def test_unicode_lowercasing_that_changes_length_keeps_offsets_true() -> None:
 
 # --- property tests: any input, the aligner's promises hold ---------------------------------------------
 
-WORDS = st.sampled_from(["no", "left", "right", "mild", "Abnormal", "normal", "effusion", "5", "mm", "İ", "ß",
-                         "ﬁbrosis", "lobe.", "SVC;", "\n", "[**Name**]", "tear", "Incomplete", "complete", "x"])
+WORDS = st.sampled_from(
+    [
+        "no",
+        "left",
+        "right",
+        "mild",
+        "Abnormal",
+        "normal",
+        "effusion",
+        "5",
+        "mm",
+        "İ",
+        "ß",
+        "ﬁbrosis",
+        "lobe.",
+        "SVC;",
+        "\n",
+        "[**Name**]",
+        "tear",
+        "Incomplete",
+        "complete",
+        "x",
+    ]
+)
 TEXT = st.lists(WORDS, min_size=0, max_size=40).map(" ".join) | st.text(max_size=200)
 ANSWER = st.lists(WORDS, min_size=1, max_size=8).map(" ".join) | st.text(min_size=1, max_size=40)
 
@@ -177,8 +209,11 @@ def test_alignment_never_raises_and_every_span_is_a_real_whole_word_substring(co
 
 
 @settings(max_examples=200, deadline=None)
-@given(prefix=st.lists(WORDS, max_size=10).map(" ".join), answer=st.lists(WORDS, min_size=1, max_size=6).map(" ".join),
-       suffix=st.lists(WORDS, max_size=10).map(" ".join))
+@given(
+    prefix=st.lists(WORDS, max_size=10).map(" ".join),
+    answer=st.lists(WORDS, min_size=1, max_size=6).map(" ".join),
+    suffix=st.lists(WORDS, max_size=10).map(" ".join),
+)
 def test_an_answer_copied_from_the_context_is_placed_exactly(prefix, answer, suffix) -> None:
     answer = answer.strip()
     assume(answer)

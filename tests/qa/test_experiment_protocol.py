@@ -13,21 +13,37 @@ from clinqa_synth.errors import ClinqaError
 from clinqa_synth.qa import experiment
 from clinqa_synth.qa.passages import gold_for_passages, sample_passages, windows
 
-CONTEXT = ("Coronaviruses are enveloped RNA viruses. The spike protein binds the ACE2 receptor on host cells. "
-           "Incubation lasts two to fourteen days in most patients.")  # fmt: skip
+CONTEXT = (
+    "Coronaviruses are enveloped RNA viruses. The spike protein binds the ACE2 receptor on host cells. "
+    "Incubation lasts two to fourteen days in most patients."
+)
 
 
 def qa_file(path: Path, context: str, qid: str) -> Path:
-    path.write_text(json.dumps({"id": qid, "title": "t", "context": context, "question": "What binds ACE2?",
-                                "answers": {"text": ["The spike protein"], "answer_start": [context.index("The spike")]}})
-                    + "\n")  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "id": qid,
+                "title": "t",
+                "context": context,
+                "question": "What binds ACE2?",
+                "answers": {"text": ["The spike protein"], "answer_start": [context.index("The spike")]},
+            }
+        )
+        + "\n"
+    )
     return path
 
 
 def write_config(tmp_path: Path, **overrides) -> Path:  # noqa: ANN003
-    config = {"output_dir": str(tmp_path / "runs"), "validation_file": str(qa_file(tmp_path / "dev.jsonl", CONTEXT, "d")),
-              "model_name_or_path": "packaged-minilm", "seeds": [1],
-              "training_sets": [{"name": "s", "train_file": str(tmp_path / "train.jsonl")}], **overrides}  # fmt: skip
+    config = {
+        "output_dir": str(tmp_path / "runs"),
+        "validation_file": str(qa_file(tmp_path / "dev.jsonl", CONTEXT, "d")),
+        "model_name_or_path": "packaged-minilm",
+        "seeds": [1],
+        "training_sets": [{"name": "s", "train_file": str(tmp_path / "train.jsonl")}],
+        **overrides,
+    }
     path = tmp_path / "experiment.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -50,18 +66,24 @@ def test_a_training_set_from_held_out_documents_is_refused_before_training(tmp_p
 
 
 def test_a_training_set_may_mix_synthetic_and_gold_files(tmp_path: Path) -> None:
-    synthetic = qa_file(tmp_path / "synthetic.jsonl", "Masks reduce droplet spread. The spike protein is a target.", "s1")
+    synthetic = qa_file(
+        tmp_path / "synthetic.jsonl", "Masks reduce droplet spread. The spike protein is a target.", "s1"
+    )
     gold = qa_file(tmp_path / "gold.jsonl", "Vaccines train immunity. The spike protein is the antigen.", "g1")
-    path = write_config(tmp_path, training_sets=[{"name": "mixed", "mix": [{"train_file": str(synthetic)},
-                                                                           {"train_file": str(gold)}]}])  # fmt: skip
+    path = write_config(
+        tmp_path, training_sets=[{"name": "mixed", "mix": [{"train_file": str(synthetic)}, {"train_file": str(gold)}]}]
+    )
     config = experiment.load_experiment(path)
     rows = experiment.training_rows(config.training_sets[0])
     assert [r["id"] for r in rows] == ["s1", "g1"]
 
 
 def test_results_table_has_the_splits_and_says_where_it_was_scored() -> None:
-    runs = {"direct": {1: {"exact": 10.0, "f1": 20.0, "ro": 30.0, "HasAns_f1": 20.0, "ro_overlap": 40.0,
-                           "ro_no_overlap": 5.0}}}  # fmt: skip
+    runs = {
+        "direct": {
+            1: {"exact": 10.0, "f1": 20.0, "ro": 30.0, "HasAns_f1": 20.0, "ro_overlap": 40.0, "ro_no_overlap": 5.0}
+        }
+    }
     table = experiment.markdown_table(experiment.summarize_runs(runs), [1], scored_on_dev=True)
     assert "RO no overlap" in table and "5.0 ± 0.0" in table and "same gold dev split" in table
 
@@ -78,7 +100,10 @@ def test_passages_are_report_sized_deterministic_and_carry_their_gold_questions(
         paragraph = article["paragraphs"][0]
         for qa in paragraph["qas"]:
             answer = qa["answers"][0]
-            assert paragraph["context"][answer["answer_start"]:answer["answer_start"] + len(answer["text"])] == answer["text"]
+            assert (
+                paragraph["context"][answer["answer_start"] : answer["answer_start"] + len(answer["text"])]
+                == answer["text"]
+            )
 
 
 def test_windows_end_at_sentence_ends_and_cover_the_text() -> None:

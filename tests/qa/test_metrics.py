@@ -52,8 +52,12 @@ def test_threshold_search_from_null_odds() -> None:
 
 def test_no_answer_threshold_turns_predictions_into_null() -> None:
     refs = [ref("q1", ["small left pleural effusion"]), ref("q2", [])]
-    metrics = squad_v2_metrics({"q1": "small left pleural effusion", "q2": "pneumothorax"}, refs,
-                               na_probs={"q1": 0.1, "q2": 0.9}, na_prob_threshold=0.5)  # fmt: skip
+    metrics = squad_v2_metrics(
+        {"q1": "small left pleural effusion", "q2": "pneumothorax"},
+        refs,
+        na_probs={"q1": 0.1, "q2": 0.9},
+        na_prob_threshold=0.5,
+    )
     assert metrics["exact"] == 100.0
 
 
@@ -100,15 +104,18 @@ def test_local_evaluate_module_matches_the_library() -> None:
     metric = evaluate.load(evaluate_module_path())
     refs = [ref("q1", ["small left pleural effusion"]), ref("q2", [])]
     result = metric.compute(
-        predictions=[{"id": "q1", "prediction_text": "left pleural effusion", "no_answer_probability": 0.0},
-                     {"id": "q2", "prediction_text": "", "no_answer_probability": 0.0}],
+        predictions=[
+            {"id": "q1", "prediction_text": "left pleural effusion", "no_answer_probability": 0.0},
+            {"id": "q2", "prediction_text": "", "no_answer_probability": 0.0},
+        ],
         references=refs,
-    )  # fmt: skip
+    )
     # by hand, official SQuAD v2 rules: q1 EM 0, F1 = 2·1·0.75/1.75 = 0.857142…; q2 (no answer, empty) EM 1, F1 1
     assert result["exact"] == pytest.approx(50.0)
     assert result["f1"] == pytest.approx(100 * (6 / 7 + 1) / 2)
     assert result["HasAns_f1"] == pytest.approx(100 * 6 / 7) and result["NoAns_exact"] == pytest.approx(100.0)
     assert result["total"] == 2
+
 
 def test_no_answer_threshold_applies_to_ro_too() -> None:
     refs = [ref("q1", ["small left pleural effusion"]), ref("q2", [])]
@@ -122,8 +129,13 @@ def test_no_answer_threshold_applies_to_ro_too() -> None:
 def test_ro_span_needs_the_predicted_span_itself_to_overlap_the_gold() -> None:
     context = "No effusion on the left. Small effusion on the right."
     gold_start = context.index("Small effusion")
-    refs = [{"id": "q1", "context": context, "answers": {"text": ["Small effusion on the right"],
-                                                         "answer_start": [gold_start]}}]  # fmt: skip
+    refs = [
+        {
+            "id": "q1",
+            "context": context,
+            "answers": {"text": ["Small effusion on the right"], "answer_start": [gold_start]},
+        }
+    ]
     # the predicted words "effusion on the" occur inside the gold too, so the paper's RO credits them anywhere
     wrong_place = (context.index("effusion on the left"), context.index("effusion on the left") + 15)
     metrics = squad_v2_metrics({"q1": "effusion on the"}, refs, prediction_offsets={"q1": wrong_place})
@@ -147,16 +159,33 @@ def test_experiment_resumes_only_runs_whose_settings_and_files_are_unchanged(tmp
         return {"exact": float(seed % 7), "f1": float(config.training_args.get("learning_rate", 1)), "ro": 1.0}
 
     monkeypatch.setattr(experiment, "_run_one", fake_run)
+
     def qa_row(qid: str, context: str) -> str:
-        return json.dumps({"id": qid, "title": "t", "context": context, "question": "What?",
-                           "answers": {"text": [context.split()[0]], "answer_start": [0]}}) + "\n"
+        return (
+            json.dumps(
+                {
+                    "id": qid,
+                    "title": "t",
+                    "context": context,
+                    "question": "What?",
+                    "answers": {"text": [context.split()[0]], "answer_start": [0]},
+                }
+            )
+            + "\n"
+        )
 
     train = tmp_path / "train.jsonl"
     train.write_text(qa_row("a", "Alpha training context."))
     dev = tmp_path / "dev.jsonl"
     dev.write_text(qa_row("d", "Delta held-out context."))
-    config = {"output_dir": str(tmp_path / "runs"), "validation_file": str(dev), "test_file": str(dev),
-              "model_name_or_path": "m", "seeds": [1, 2], "training_sets": [{"name": "s", "train_file": str(train)}]}
+    config = {
+        "output_dir": str(tmp_path / "runs"),
+        "validation_file": str(dev),
+        "test_file": str(dev),
+        "model_name_or_path": "m",
+        "seeds": [1, 2],
+        "training_sets": [{"name": "s", "train_file": str(train)}],
+    }
     path = tmp_path / "experiment.yaml"
     path.write_text(yaml.safe_dump(config))
     experiment.run_experiment(path)

@@ -23,8 +23,13 @@ def logits(start_at: int, end_at: int, null: float = 0.0) -> tuple[np.ndarray, n
 
 def test_best_span_is_read_from_offsets() -> None:
     s, e = logits(4, 5)
-    result = postprocess_predictions([{"id": "q", "context": CONTEXT}], {"example_id": ["q"], "offset_mapping": [OFFSETS]},
-                                     s[None], e[None], version_2_with_negative=False)  # fmt: skip
+    result = postprocess_predictions(
+        [{"id": "q", "context": CONTEXT}],
+        {"example_id": ["q"], "offset_mapping": [OFFSETS]},
+        s[None],
+        e[None],
+        version_2_with_negative=False,
+    )
     assert result.answers["q"] == "beta gamma"
     assert result.nbest["q"][0]["offsets"] == [6, 16]
     assert abs(sum(c["probability"] for c in result.nbest["q"]) - 1.0) < 1e-5
@@ -33,19 +38,35 @@ def test_best_span_is_read_from_offsets() -> None:
 def test_end_before_start_and_too_long_spans_are_invalid() -> None:
     s, e = logits(5, 4)  # best end precedes best start
     e[5] = 1.0  # so the single-token spans differ: "gamma" (5 + 1) beats "beta" (-5 + 5)
-    result = postprocess_predictions([{"id": "q", "context": CONTEXT}], {"example_id": ["q"], "offset_mapping": [OFFSETS]},
-                                     s[None], e[None], version_2_with_negative=False, max_answer_length=1)  # fmt: skip
+    result = postprocess_predictions(
+        [{"id": "q", "context": CONTEXT}],
+        {"example_id": ["q"], "offset_mapping": [OFFSETS]},
+        s[None],
+        e[None],
+        version_2_with_negative=False,
+        max_answer_length=1,
+    )
     assert result.answers["q"] == "gamma"  # (5, 4) is invalid and two-token spans are too long
 
 
 def test_null_wins_when_its_score_is_higher_and_odds_are_reported() -> None:
     s, e = logits(4, 5, null=20.0)
-    result = postprocess_predictions([{"id": "q", "context": CONTEXT}], {"example_id": ["q"], "offset_mapping": [OFFSETS]},
-                                     s[None], e[None], version_2_with_negative=True)  # fmt: skip
+    result = postprocess_predictions(
+        [{"id": "q", "context": CONTEXT}],
+        {"example_id": ["q"], "offset_mapping": [OFFSETS]},
+        s[None],
+        e[None],
+        version_2_with_negative=True,
+    )
     assert result.answers["q"] == ""
     assert result.null_odds["q"] == 40.0 - 10.0
-    lenient = postprocess_predictions([{"id": "q", "context": CONTEXT}], {"example_id": ["q"], "offset_mapping": [OFFSETS]},
-                                      s[None], e[None], null_score_diff_threshold=100.0)  # fmt: skip
+    lenient = postprocess_predictions(
+        [{"id": "q", "context": CONTEXT}],
+        {"example_id": ["q"], "offset_mapping": [OFFSETS]},
+        s[None],
+        e[None],
+        null_score_diff_threshold=100.0,
+    )
     assert lenient.answers["q"] == "beta gamma"
 
 
@@ -56,7 +77,9 @@ def test_best_window_wins_across_windows_and_dataset_input_matches_lists() -> No
     features = {"example_id": ["q", "q"], "offset_mapping": [OFFSETS, OFFSETS]}
     examples = [{"id": "q", "context": CONTEXT}]
     from_lists = postprocess_predictions(examples, features, np.stack([s1, s2]), np.stack([e1, e2]))
-    from_dataset = postprocess_predictions(examples, datasets.Dataset.from_dict(features), np.stack([s1, s2]), np.stack([e1, e2]))
+    from_dataset = postprocess_predictions(
+        examples, datasets.Dataset.from_dict(features), np.stack([s1, s2]), np.stack([e1, e2])
+    )
     assert from_lists.answers["q"] == "gamma delta" == from_dataset.answers["q"]
     assert from_lists.nbest == from_dataset.nbest
 
@@ -79,8 +102,14 @@ def _stock_reference(examples, features, all_start, all_end, n_best_size, max_an
                         continue
                     if e < s or e - s + 1 > max_answer_length:
                         continue
-                    prelim.append({"offsets": (offsets[s][0], offsets[e][1]), "score": start[s] + end[e],
-                                   "start_logit": start[s], "end_logit": end[e]})
+                    prelim.append(
+                        {
+                            "offsets": (offsets[s][0], offsets[e][1]),
+                            "score": start[s] + end[e],
+                            "start_logit": start[s],
+                            "end_logit": end[e],
+                        }
+                    )
         prelim.append(min_null)
         predictions = sorted(prelim, key=lambda p: p["score"], reverse=True)[:n_best_size]
         if not any(p["offsets"] == (0, 0) for p in predictions):
@@ -121,8 +150,9 @@ def test_matches_the_stock_logic_on_random_windows_with_different_null_scores() 
         start[:, 0] += rng.normal(0, 3, size=n_windows).astype(np.float32)  # windows disagree on the null score
         examples = [{"id": "q", "context": context}]
         threshold = float(rng.choice([0.0, 1.5]))
-        ours = postprocess_predictions(examples, features, start, end, n_best_size=5, max_answer_length=3,
-                                       null_score_diff_threshold=threshold)  # fmt: skip
+        ours = postprocess_predictions(
+            examples, features, start, end, n_best_size=5, max_answer_length=3, null_score_diff_threshold=threshold
+        )
         want, want_odds = _stock_reference(examples, features, start, end, 5, 3, threshold)
         assert ours.answers == want, (trial, ours.answers, want)
         if np.isfinite(want_odds["q"]):  # (the stock loop has no odds, and crashes, when no span is valid)

@@ -35,22 +35,57 @@ def _run(args: list[str]) -> dict:
     return parse_and_run(args)
 
 
-COMMON = ["--model_name_or_path", "packaged-minilm", "--max_seq_length", "128", "--doc_stride", "32",
-          "--per_device_eval_batch_size", "32", "--use_cpu", "--report_to", "none", "--seed", "42"]  # fmt: skip
+COMMON = [
+    "--model_name_or_path",
+    "packaged-minilm",
+    "--max_seq_length",
+    "128",
+    "--doc_stride",
+    "32",
+    "--per_device_eval_batch_size",
+    "32",
+    "--use_cpu",
+    "--report_to",
+    "none",
+    "--seed",
+    "42",
+]
 
 
 def test_training_beats_the_untrained_model_and_writes_stock_outputs(covid_windows) -> None:
     root = covid_windows["root"]
-    untrained = _run(["--validation_file", str(covid_windows["dev"]), "--do_eval", "--output_dir", str(root / "untrained"),
-                      *COMMON])["eval"]  # fmt: skip
+    untrained = _run(
+        ["--validation_file", str(covid_windows["dev"]), "--do_eval", "--output_dir", str(root / "untrained"), *COMMON]
+    )["eval"]
     trained_dir = root / "trained"
-    results = _run([
-        "--train_file", str(covid_windows["train"]), "--validation_file", str(covid_windows["dev"]),
-        "--do_train", "--do_eval", "--learning_rate", "1e-4", "--num_train_epochs", "3",
-        "--per_device_train_batch_size", "16", "--eval_strategy", "epoch", "--save_strategy", "epoch",
-        "--load_best_model_at_end", "--metric_for_best_model", "f1", "--save_total_limit", "1",
-        "--output_dir", str(trained_dir), *COMMON,
-    ])  # fmt: skip
+    results = _run(
+        [
+            "--train_file",
+            str(covid_windows["train"]),
+            "--validation_file",
+            str(covid_windows["dev"]),
+            "--do_train",
+            "--do_eval",
+            "--learning_rate",
+            "1e-4",
+            "--num_train_epochs",
+            "3",
+            "--per_device_train_batch_size",
+            "16",
+            "--eval_strategy",
+            "epoch",
+            "--save_strategy",
+            "epoch",
+            "--load_best_model_at_end",
+            "--metric_for_best_model",
+            "f1",
+            "--save_total_limit",
+            "1",
+            "--output_dir",
+            str(trained_dir),
+            *COMMON,
+        ]
+    )
     trained = results["eval"]
     assert trained["eval_f1"] > untrained["eval_f1"] + 5, (trained["eval_f1"], untrained["eval_f1"])
     assert trained["eval_ro"] >= untrained["eval_ro"]
@@ -65,8 +100,17 @@ def test_training_beats_the_untrained_model_and_writes_stock_outputs(covid_windo
 def test_squad_v2_prediction_on_radqa_shaped_gold(covid_windows) -> None:
     """--version_2_with_negative + --do_predict on a RadQA-shaped test file: null odds and predictions per question."""
     out = covid_windows["root"] / "radqa"
-    results = _run(["--test_file", str(FIXTURES / "radqa_dev.json"), "--do_predict", "--version_2_with_negative",
-                    "--output_dir", str(out), *COMMON])  # fmt: skip
+    results = _run(
+        [
+            "--test_file",
+            str(FIXTURES / "radqa_dev.json"),
+            "--do_predict",
+            "--version_2_with_negative",
+            "--output_dir",
+            str(out),
+            *COMMON,
+        ]
+    )
     metrics = results["predict"]
     assert metrics["predict_total"] == 10 and "predict_NoAns_total" in metrics and "predict_best_f1" in metrics
     null_odds = json.loads((out / "null_odds.json").read_text())
@@ -81,15 +125,15 @@ def test_multi_seed_experiment_writes_mean_sd_table(covid_windows) -> None:
     config = root / "experiment.yaml"
     config.write_text(
         f"""
-output_dir: {root / 'exp'}
-validation_file: {covid_windows['dev']}
-test_file: {covid_windows['dev']}
+output_dir: {root / "exp"}
+validation_file: {covid_windows["dev"]}
+test_file: {covid_windows["dev"]}
 preset: none
 seeds: [42, 1234]
 model_name_or_path: packaged-minilm
 training_sets:
   - name: covid-windows
-    train_file: {covid_windows['train']}
+    train_file: {covid_windows["train"]}
 data_args: {{max_seq_length: 128, doc_stride: 32}}
 training_args: {{max_steps: 4, per_device_train_batch_size: 8, per_device_eval_batch_size: 32, use_cpu: true,
                  eval_strategy: "no", save_strategy: "no", load_best_model_at_end: false}}
@@ -139,28 +183,61 @@ def test_run_qa_script_trains_on_a_generated_dataset_folder(covid_windows, tmp_p
     records = []
     for row in windows:
         text, start = row["answers"]["text"][0], row["answers"]["answer_start"][0]
-        records.append(make_record(method="nooverlap_summary", document_id=row["id"], title="", section="document",
-                                   context=row["context"], question=row["question"],
-                                   span=Span(start, start + len(text), text, "exact"), model="m", prompt_version="v"))  # fmt: skip
+        records.append(
+            make_record(
+                method="nooverlap_summary",
+                document_id=row["id"],
+                title="",
+                section="document",
+                context=row["context"],
+                question=row["question"],
+                span=Span(start, start + len(text), text, "exact"),
+                model="m",
+                prompt_version="v",
+            )
+        )
     stage.add(records, "train")
     from clinqa_synth.methods import load_method
     from clinqa_synth.pipeline.api import RunSummary, generation_record
 
     llm = {"endpoint_kind": "test", "model": "m", "structured_output": "none", "allow_remote_endpoint": False}
-    stage.commit(generation_record(load_method("nooverlap_summary"), RunSummary("nooverlap_summary"), llm, {}, False,
-                                   "other", 0.0, None))  # fmt: skip
+    stage.commit(
+        generation_record(
+            load_method("nooverlap_summary"), RunSummary("nooverlap_summary"), llm, {}, False, "other", 0.0, None
+        )
+    )
     from clinqa_synth.dataset.card import write_card
 
     write_card(folder)
     script = Path(__file__).resolve().parents[2] / "scripts" / "run_qa.py"
     out = tmp_path / "run"
     completed = subprocess.run(
-        [sys.executable, str(script), "--dataset_name", str(folder.root), "--dataset_config_name", "nooverlap_summary",
-         "--validation_file", str(covid_windows["dev"]), "--version_2_with_negative", "--do_train", "--do_eval",
-         "--max_steps", "2", "--per_device_train_batch_size", "8", "--max_eval_samples", "8",
-         "--output_dir", str(out), *COMMON],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(script),
+            "--dataset_name",
+            str(folder.root),
+            "--dataset_config_name",
+            "nooverlap_summary",
+            "--validation_file",
+            str(covid_windows["dev"]),
+            "--version_2_with_negative",
+            "--do_train",
+            "--do_eval",
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "8",
+            "--max_eval_samples",
+            "8",
+            "--output_dir",
+            str(out),
+            *COMMON,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     eval_results = json.loads((out / "eval_results.json").read_text())
     assert {"eval_exact", "eval_f1", "eval_ro", "eval_best_f1"} <= set(eval_results)

@@ -8,20 +8,19 @@ It never contains an endpoint URL or a credential: only the endpoint *kind* is r
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 from typing import Any
 
 import datasets
 import jinja2
 import pyarrow.parquet as pq
-from huggingface_hub import DatasetCardData
 from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCardData
 
 from clinqa_synth import __version__
-from clinqa_synth.squad import qa_features
 from clinqa_synth.dataset.folder import MARKER_TAG, SPLITS, DatasetFolder, atomic_write_text
+from clinqa_synth.squad import qa_features
 from clinqa_synth.templates_loader import load_template
 
 
@@ -54,8 +53,9 @@ def config_statistics(folder: Path, config: str) -> dict[str, Any]:
     }
 
 
-def card_metadata(folder: DatasetFolder, generations: dict[str, dict[str, Any]], stats: dict[str, dict[str, Any]],
-                  license_id: str) -> DatasetCardData:  # fmt: skip
+def card_metadata(
+    folder: DatasetFolder, generations: dict[str, dict[str, Any]], stats: dict[str, dict[str, Any]], license_id: str
+) -> DatasetCardData:
     total = sum(s["total"] for s in stats.values())
     data = DatasetCardData(
         language=["en"],
@@ -75,8 +75,9 @@ def card_metadata(folder: DatasetFolder, generations: dict[str, dict[str, Any]],
         infos[name] = DatasetInfo(
             features=features,
             config_name=name,
-            splits=datasets.SplitDict({s: datasets.SplitInfo(s, num_bytes=sizes[s], num_examples=n)
-                                       for s, n in splits.items()}),  # fmt: skip
+            splits=datasets.SplitDict(
+                {s: datasets.SplitInfo(s, num_bytes=sizes[s], num_examples=n) for s, n in splits.items()}
+            ),
             download_size=sum(_split_bytes(folder, name, s, compressed=True) for s in splits),
             dataset_size=sum(sizes.values()),
         )
@@ -112,26 +113,37 @@ def _audits(root: Path, generations: dict[str, dict[str, Any]]) -> dict[str, dic
 
 def render_card(folder: DatasetFolder, *, report_table: str = "", repo_hint: str | None = None) -> str:
     generations = folder.configs()
-    stats = {name: {**config_statistics(folder.root, name), "description": g["method"]["description"],
-                    "generator": g.get("llm", {}).get("model", "?")} for name, g in generations.items()}  # fmt: skip
+    stats = {
+        name: {
+            **config_statistics(folder.root, name),
+            "description": g["method"]["description"],
+            "generator": g.get("llm", {}).get("model", "?"),
+        }
+        for name, g in generations.items()
+    }
     licenses = {g.get("license") for g in generations.values()} - {None}
     license_id = licenses.pop() if len(licenses) == 1 else "other"
     metadata = card_metadata(folder, generations, stats, license_id)
     template = jinja2.Template(load_template("dataset_card.md"), undefined=jinja2.StrictUndefined)
-    return template.render(
-        yaml_header="---\n" + metadata.to_yaml() + "\n---",
-        title=f"Synthetic clinical QA ({', '.join(generations) or 'no configs yet'})",
-        package_version=__version__,
-        credentialed=folder.credentialed,
-        configs=list(generations),
-        # never a local path (it can hold a user name): the Hub repo after `push`, the folder's own name before
-        repo_hint=repo_hint or folder.root.resolve().name,
-        stats=stats,
-        generations=generations,
-        report_table=report_table,
-        audits=_audits(folder.root, generations),
-        license=license_id if license_id != "other" else "Set by the data owner: inherits the licence of the source documents.",
-    ).rstrip() + "\n"
+    return (
+        template.render(
+            yaml_header="---\n" + metadata.to_yaml() + "\n---",
+            title=f"Synthetic clinical QA ({', '.join(generations) or 'no configs yet'})",
+            package_version=__version__,
+            credentialed=folder.credentialed,
+            configs=list(generations),
+            # never a local path (it can hold a user name): the Hub repo after `push`, the folder's own name before
+            repo_hint=repo_hint or folder.root.resolve().name,
+            stats=stats,
+            generations=generations,
+            report_table=report_table,
+            audits=_audits(folder.root, generations),
+            license=license_id
+            if license_id != "other"
+            else "Set by the data owner: inherits the licence of the source documents.",
+        ).rstrip()
+        + "\n"
+    )
 
 
 def write_card(folder: DatasetFolder, **kwargs: Any) -> Path:

@@ -1,4 +1,5 @@
-"""A dataset folder `<out>/<config>/<split>-*.parquet` plus README.md, written so a crash never leaves a config that loads half-done.
+"""A dataset folder `<out>/<config>/<split>-*.parquet` plus README.md, written so that a crash never leaves a config
+that loads half-done.
 
 Each config is written into a hidden staging folder and swapped in with renames only when
 complete; the README (with its `configs:` block) is regenerated from what is on disk and
@@ -21,8 +22,9 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 try:
     import fcntl
@@ -32,8 +34,8 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, one proces
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from clinqa_synth.squad import qa_features
 from clinqa_synth.errors import ClinqaError
+from clinqa_synth.squad import qa_features
 
 GENERATION_FILE = "generation.json"
 MARKER_TAG = "clinqa-synth"
@@ -140,7 +142,7 @@ class DatasetFolder:
         with folder_lock(self.root):
             for old in self.root.glob(".old-*"):
                 # .old-<config>-<8 hex>; config names may contain "-" (e.g. direct@llama-3.1-8b)
-                config = old.name[len(".old-"):].rsplit("-", 1)[0] if old.name.count("-") >= 2 else ""
+                config = old.name[len(".old-") :].rsplit("-", 1)[0] if old.name.count("-") >= 2 else ""
                 target = self.root / config
                 if config and not target.exists():
                     os.replace(old, target)
@@ -183,10 +185,12 @@ class DatasetFolder:
             try:
                 found[path.parent.name] = json.loads(path.read_text(encoding="utf-8"))
             except json.JSONDecodeError as exc:
-                raise OutputError(f"{path} is damaged ({exc.msg}); delete that config folder and regenerate it.") from None
+                raise OutputError(
+                    f"{path} is damaged ({exc.msg}); delete that config folder and regenerate it."
+                ) from None
         return found
 
-    def stage(self, config: str) -> "ConfigStage":
+    def stage(self, config: str) -> ConfigStage:
         return ConfigStage(self, config)
 
 

@@ -15,8 +15,15 @@ from pathlib import Path
 from clinqa_synth.dataset.folder import DatasetFolder
 from clinqa_synth.errors import ClinqaError
 
-UPLOAD_PATTERNS = ["README.md", "*/*.parquet", "*/generation.json", "*/audit.json", "*/recipe/*", "report/*.md",
-                   "report/*.png"]  # fmt: skip
+UPLOAD_PATTERNS = [
+    "README.md",
+    "*/*.parquet",
+    "*/generation.json",
+    "*/audit.json",
+    "*/recipe/*",
+    "report/*.md",
+    "report/*.png",
+]
 
 
 class PushRefused(ClinqaError):
@@ -43,9 +50,9 @@ def plan_push(out: str | Path, repo_id: str, *, public: bool = False) -> PushPla
         which = f"config(s) {', '.join(credentialed)} were" if credentialed else "this folder was marked as"
         raise PushRefused(
             f"Refusing a public push: {which} generated from credentialed notes "
-            "(--credentialed, RadQA, MIMIC on PhysioNet). Their contexts are those notes, and the PhysioNet credentialed data-use "
-            "agreement forbids sharing them with anyone who has not signed it. Push without --public (a private repo "
-            "for signed collaborators) or keep the data on your servers."
+            "(--credentialed, RadQA, MIMIC on PhysioNet). Their contexts are those notes, and the PhysioNet "
+            "credentialed data-use agreement forbids sharing them with anyone who has not signed it. Push without "
+            "--public (a private repo for signed collaborators) or keep the data on your servers."
         )
     from fnmatch import fnmatch
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from pathlib import Path
-from typing import Any, Iterable, Iterator
-
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from clinqa_synth.documents.model import KINDS, Document, DocumentKind, Section
 from clinqa_synth.documents.sections import detect_kind, split_sections
@@ -35,7 +35,9 @@ class InputError(ClinqaError):
 def _read_text(path: Path) -> str:
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
-        raise InputError(f"{path} looks like a binary file, not text. Pass .txt/.md notes, JSONL, CSV, parquet or SQuAD JSON.")
+        raise InputError(
+            f"{path} looks like a binary file, not text. Pass .txt/.md notes, JSONL, CSV, parquet or SQuAD JSON."
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -44,7 +46,9 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
-def _make(doc_id: str, text: str, kind: str | None, source: str, *, title: str = "", credentialed: bool = False) -> Document:
+def _make(
+    doc_id: str, text: str, kind: str | None, source: str, *, title: str = "", credentialed: bool = False
+) -> Document:
     text = text.strip()
     if not text:
         raise InputError(f"document {doc_id!r} in {source} is empty. Remove it or fix the text column.")
@@ -140,8 +144,13 @@ def parse_where(conditions: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def read_table(
-    path: Path, *, text_column: str = "text", id_column: str | None = "id", kind: str | None = None,
-    where: Iterable[tuple[str, str]] = (), credentialed: bool | None = None,
+    path: Path,
+    *,
+    text_column: str = "text",
+    id_column: str | None = "id",
+    kind: str | None = None,
+    where: Iterable[tuple[str, str]] = (),
+    credentialed: bool | None = None,
 ) -> Iterator[Document]:
     """JSONL/CSV/TSV/parquet (CSV/TSV/JSONL also gzipped) with one document per row.
 
@@ -157,14 +166,15 @@ def read_table(
             mimic = is_mimic_iv_note(row)
             missing = [c for c, _ in conditions if c not in row]
             if missing:
-                raise InputError(f"{path} has no column {missing[0]!r} for --where (columns: {', '.join(map(str, row))}).")
+                raise InputError(
+                    f"{path} has no column {missing[0]!r} for --where (columns: {', '.join(map(str, row))})."
+                )
         count += 1
         if any(str(row[column]) != value for column, value in conditions):
             continue
         if text_column not in row:
             raise InputError(
-                f"{path} has no column {text_column!r} (columns: {', '.join(map(str, row))}). "
-                "Pass --text-column NAME."
+                f"{path} has no column {text_column!r} (columns: {', '.join(map(str, row))}). Pass --text-column NAME."
             )
         id_key = "note_id" if mimic and id_column == "id" and "id" not in row else id_column
         doc_id = str(row[id_key]) if id_key and row.get(id_key) not in (None, "") else f"{path.stem}-{index}"
@@ -172,8 +182,13 @@ def read_table(
         if mimic and (not kind or kind == "auto"):
             row_kind = MIMIC_IV_NOTE_KINDS.get(str(row.get("note_type", "")).upper(), kind)
         matched += 1
-        yield _make(doc_id, str(row[text_column] or ""), row_kind, str(path),
-                    credentialed=bool(mimic) if credentialed is None else credentialed)  # fmt: skip
+        yield _make(
+            doc_id,
+            str(row[text_column] or ""),
+            row_kind,
+            str(path),
+            credentialed=bool(mimic) if credentialed is None else credentialed,
+        )
     if count == 0:
         raise InputError(f"{path} holds no rows.")
     if matched == 0:
@@ -222,7 +237,9 @@ def read_squad(path: Path, *, kind: str | None = None, credentialed: bool | None
                 credentialed=True if credentialed is None else credentialed,
             )
         return
-    mimic_like = all(c.islower() or not c.isalpha() for a in articles[:3] for p in a["paragraphs"][:1] for c in p["context"][:2000])
+    mimic_like = all(
+        c.islower() or not c.isalpha() for a in articles[:3] for p in a["paragraphs"][:1] for c in p["context"][:2000]
+    )
     seen: set[str] = set()
     for a_index, article in enumerate(articles):
         for p_index, paragraph in enumerate(article["paragraphs"]):
@@ -230,16 +247,23 @@ def read_squad(path: Path, *, kind: str | None = None, credentialed: bool | None
             if context in seen:
                 continue
             seen.add(context)
-            doc_id = str(paragraph.get("document_id") or (article.get("title") or f"doc{a_index}") + (f"-{p_index}" if p_index else ""))
+            doc_id = str(
+                paragraph.get("document_id")
+                or (article.get("title") or f"doc{a_index}") + (f"-{p_index}" if p_index else "")
+            )
             yield _make(
-                doc_id, context, kind or ("clinical_record" if mimic_like else None), str(path),
+                doc_id,
+                context,
+                kind or ("clinical_record" if mimic_like else None),
+                str(path),
                 title=str(article.get("title") or doc_id),
                 credentialed=mimic_like if credentialed is None else credentialed,
-            )  # fmt: skip
+            )
 
 
-def read_hf_dataset(name: str, *, split: str = "train", text_column: str = "text", id_column: str | None = "id",
-                    kind: str | None = None) -> Iterator[Document]:  # fmt: skip
+def read_hf_dataset(
+    name: str, *, split: str = "train", text_column: str = "text", id_column: str | None = "id", kind: str | None = None
+) -> Iterator[Document]:
     """A Hugging Face dataset (saved folder or Hub name), streamed."""
     import datasets
 
@@ -274,13 +298,28 @@ def read_documents(
     `credentialed=True` marks every document as under a data-use agreement (`--credentialed`); None lets the
     reader decide (RadQA, MIMIC-QA and MIMIC-IV-Note are recognised).
     """
-    for document in _read_any(source, kind=kind, text_column=text_column, id_column=id_column, split=split,
-                              credentialed=credentialed, where=where):  # fmt: skip
+    for document in _read_any(
+        source,
+        kind=kind,
+        text_column=text_column,
+        id_column=id_column,
+        split=split,
+        credentialed=credentialed,
+        where=where,
+    ):
         yield replace(document, credentialed=True) if credentialed and not document.credentialed else document
 
 
-def _read_any(source: str | Path, *, kind: str | None, text_column: str, id_column: str | None, split: str,
-              credentialed: bool | None, where: Iterable[tuple[str, str]]) -> Iterator[Document]:  # fmt: skip
+def _read_any(
+    source: str | Path,
+    *,
+    kind: str | None,
+    text_column: str,
+    id_column: str | None,
+    split: str,
+    credentialed: bool | None,
+    where: Iterable[tuple[str, str]],
+) -> Iterator[Document]:
     path = Path(source)
     if path.is_dir():
         if (path / "dataset_info.json").exists():
@@ -297,13 +336,15 @@ def _read_any(source: str | Path, *, kind: str | None, text_column: str, id_colu
         if suffix == ".json":
             yield from read_squad(path, kind=kind, credentialed=credentialed)
         elif suffix in TABLE_SUFFIXES:
-            yield from read_table(path, text_column=text_column, id_column=id_column, kind=kind, where=where,
-                                  credentialed=credentialed)  # fmt: skip
+            yield from read_table(
+                path, text_column=text_column, id_column=id_column, kind=kind, where=where, credentialed=credentialed
+            )
         elif suffix in TEXT_SUFFIXES:
             yield _make(path.stem, _read_text(path), kind, str(path), credentialed=bool(credentialed))
         else:
-            raise InputError(f"{path}: unsupported file type {suffix!r}; use .txt/.md, .jsonl, .csv(.gz), .parquet "
-                             "or .json.")
+            raise InputError(
+                f"{path}: unsupported file type {suffix!r}; use .txt/.md, .jsonl, .csv(.gz), .parquet or .json."
+            )
         return
     if "/" in str(source) and not str(source).startswith((".", "/")):
         yield from read_hf_dataset(str(source), split=split, text_column=text_column, id_column=id_column, kind=kind)

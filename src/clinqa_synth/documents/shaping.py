@@ -6,10 +6,11 @@ runs them concurrently.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from clinqa_synth.documents.model import Document
 from clinqa_synth.documents.readers import read_documents
@@ -41,7 +42,9 @@ def as_documents(source: DocumentSource, *, kind: str | None, reader_options: di
             raise ClinqaError(f"document {index} is a {type(item).__name__}; pass Document objects or strings")
 
 
-def count_documents(source: DocumentSource, kind: str | None, reader_options: dict[str, Any]) -> tuple[int, DocumentSource]:
+def count_documents(
+    source: DocumentSource, kind: str | None, reader_options: dict[str, Any]
+) -> tuple[int, DocumentSource]:
     """Total documents (needed for temperature annealing); lists are materialised, files read twice."""
     if isinstance(source, (str, Path)):
         return sum(1 for _ in as_documents(source, kind=kind, reader_options=reader_options)), source
@@ -96,9 +99,17 @@ class DocumentStream:
     output folder is marked before any of its rows is written.
     """
 
-    def __init__(self, source: DocumentSource, *, kind: str | None, reader_options: dict[str, Any],
-                 shard: tuple[int, int] | None, limit: int | None, credentialed: bool = False,
-                 on_credentialed: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        source: DocumentSource,
+        *,
+        kind: str | None,
+        reader_options: dict[str, Any],
+        shard: tuple[int, int] | None,
+        limit: int | None,
+        credentialed: bool = False,
+        on_credentialed: Any = None,
+    ) -> None:
         self.source, self.kind, self.reader_options = source, kind, reader_options
         self.shard, self.limit = shard, limit
         self.kinds: set[str] = set()
@@ -106,7 +117,9 @@ class DocumentStream:
         self._on_credentialed = on_credentialed
 
     def __iter__(self) -> Iterator[Document]:
-        selected = shard_filter(as_documents(self.source, kind=self.kind, reader_options=self.reader_options), self.shard)
+        selected = shard_filter(
+            as_documents(self.source, kind=self.kind, reader_options=self.reader_options), self.shard
+        )
         for index, document in enumerate(selected):
             if self.limit is not None and index >= self.limit:
                 return

@@ -31,7 +31,6 @@ SCHEMA_VERSION = 1
 CACHE_PROTOCOL_VERSION = "1"
 
 
-
 class CacheCorruptError(LLMError):
     """The cache file is damaged; it is never silently used."""
 
@@ -88,7 +87,8 @@ class CompletionCache:
         except sqlite3.DatabaseError as exc:
             raise CacheCorruptError(
                 f"The completion cache {self.path} is damaged ({exc}). Delete it (or run "
-                f"`clinqa-synth cache clear --cache-dir {self.directory}`) to rebuild it; finished datasets are unaffected."
+                f"`clinqa-synth cache clear --cache-dir {self.directory}`) to rebuild it; finished datasets are "
+                "unaffected."
             ) from None
 
     @staticmethod
@@ -175,7 +175,8 @@ class CachedChat:
     ) -> None:
         self.inner = inner
         self.prime_prefix = prime_prefix and hasattr(inner, "prime")
-        # the last call answered from the cache, while no call has reached the server since: (document, messages, params)
+        # the last call answered from the cache while no call has reached the server since:
+        # (document, messages, params)
         self._unseen: tuple[str, list[Message], dict[str, Any]] | None = None
         self.cache = cache
         self.prompt_version = prompt_version
@@ -242,4 +243,3 @@ class CachedChat:
         if self.cache is not None:
             self.cache.put(key, completion, call.tag)
         return completion
-

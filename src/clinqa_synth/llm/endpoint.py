@@ -183,10 +183,10 @@ class EndpointChat:
             self.structured = self.server_facts.dialect
             self.structured_notice = (
                 f"{self.server_facts.kind} server detected: structured output as {self.structured}"
-                if self.structured != "none" else
-                f"server kind {self.server_facts.kind}: no JSON-schema dialect known to work through this client, "
+                if self.structured != "none"
+                else f"server kind {self.server_facts.kind}: no JSON-schema dialect known to work through this client, "
                 "so none is sent (outputs are validated and parsed tolerantly); pass --structured to choose one"
-            )  # fmt: skip
+            )
         return self.model_id
 
     async def chat(
@@ -248,18 +248,31 @@ class EndpointChat:
         can flip a greedy token. Re-playing the previous (cached) call restores the exact server state
         an uninterrupted run had. Best effort: the result is discarded, failures are ignored.
         """
-        fmt, extra_body = request_fields(params.get("response_format"), "none" if self.structured == "auto" else self.structured)
+        fmt, extra_body = request_fields(
+            params.get("response_format"), "none" if self.structured == "auto" else self.structured
+        )
         extra_body = self._with_template_kwargs(extra_body)
         async with self._semaphore:
             try:
-                await self._call_once(messages, params.get("temperature", 0.0), params.get("top_p", 1.0), 1,
-                                      params.get("seed"), fmt, extra_body)  # fmt: skip
+                await self._call_once(
+                    messages,
+                    params.get("temperature", 0.0),
+                    params.get("top_p", 1.0),
+                    1,
+                    params.get("seed"),
+                    fmt,
+                    extra_body,
+                )
             except LLMError:
                 pass  # a one-token completion is "truncated" by design; anything else shows on the real call
         self.accounting.record_prime()
 
     def _with_template_kwargs(self, extra_body: dict[str, Any]) -> dict[str, Any]:
-        return {**extra_body, "chat_template_kwargs": self.chat_template_kwargs} if self.chat_template_kwargs else extra_body
+        return (
+            {**extra_body, "chat_template_kwargs": self.chat_template_kwargs}
+            if self.chat_template_kwargs
+            else extra_body
+        )
 
     async def _call_once(
         self,
@@ -356,7 +369,8 @@ class EndpointChat:
         if looks_like_context_overflow(status, body):
             return ContextOverflowError(
                 f"HTTP {status} from {where}: the prompt does not fit the model's context window. Use a model with a "
-                f"longer context, raise the server's context size, or lower --max-section-chars. Server said: {body.strip()[:200]}"
+                "longer context, raise the server's context size, or lower --max-section-chars. "
+                f"Server said: {body.strip()[:200]}"
             )
         return FatalLLMError(f"HTTP {status} from {where}: {body.strip()[:300]}")
 

@@ -19,8 +19,14 @@ from clinqa_synth.llm.protocol import Completion, Message, TransientLLMError
 
 
 class EndpointPool:
-    def __init__(self, endpoints: list[EndpointChat], *, cooldown_s: float = 30.0, max_rounds: int = 3,
-                 accounting: Accounting | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        endpoints: list[EndpointChat],
+        *,
+        cooldown_s: float = 30.0,
+        max_rounds: int = 3,
+        accounting: Accounting | None = None,
+    ) -> None:
         if not endpoints:
             raise ValueError("an endpoint pool needs at least one endpoint")
         self.endpoints = endpoints

@@ -50,7 +50,7 @@ class CallContext:
     document: str = ""
     step: str = ""
 
-    def at(self, step: str) -> "CallContext":
+    def at(self, step: str) -> CallContext:
         return replace(self, step=step)
 
     @property
@@ -82,8 +82,7 @@ class ChatClient(Protocol):
         max_tokens: int = 1024,
         seed: int | None = None,
         response_format: dict[str, Any] | None = None,
-    ) -> Completion:
-        ...
+    ) -> Completion: ...
 
 
 class LLMError(RuntimeError):

@@ -120,15 +120,45 @@ class EmbeddedServer:
         threads = str(self.n_threads)
         if self.runtime == "llama-server":
             return [
-                str(shutil.which("llama-server")), "-m", str(self.model_path), "--host", self.host,
-                "--port", str(self.port), "-c", str(self.n_ctx * self.parallel), "--parallel", str(self.parallel),
-                "-t", threads, "-tb", threads, "--alias", self.model_path.stem,
-            ]  # fmt: skip
+                str(shutil.which("llama-server")),
+                "-m",
+                str(self.model_path),
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                "-c",
+                str(self.n_ctx * self.parallel),
+                "--parallel",
+                str(self.parallel),
+                "-t",
+                threads,
+                "-tb",
+                threads,
+                "--alias",
+                self.model_path.stem,
+            ]
         return [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias",
-            self.model_path.stem, "--host", self.host, "--port", str(self.port), "--n_ctx", str(self.n_ctx),
-            "--n_threads", threads, "--n_threads_batch", threads, "--n_batch", "512",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model_path),
+            "--model_alias",
+            self.model_path.stem,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--n_threads",
+            threads,
+            "--n_threads_batch",
+            threads,
+            "--n_batch",
+            "512",
+        ]
 
     def start(self) -> str:
         """Start the child and wait until `/v1/models` answers; returns the base URL."""
@@ -197,7 +227,7 @@ class EmbeddedServer:
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
-    def __enter__(self) -> "EmbeddedServer":
+    def __enter__(self) -> EmbeddedServer:
         self.start()
         return self
 

@@ -17,13 +17,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any, Callable
+from typing import Any
 
 # `owned_by` of GET /v1/models, as each server fills it in
-_OWNERS = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llama-server", "me": "llama-cpp-python",
-           "library": "ollama", "openai": "openai", "system": "openai", "openai-internal": "openai"}  # fmt: skip
+_OWNERS = {
+    "vllm": "vllm",
+    "sglang": "sglang",
+    "llamacpp": "llama-server",
+    "me": "llama-cpp-python",
+    "library": "ollama",
+    "openai": "openai",
+    "system": "openai",
+    "openai-internal": "openai",
+}
 # structured-output dialect per server kind; SGLang/Ollama/OpenAI take OpenAI's `response_format`, which
 # huggingface_hub rewrites into TGI's form for URL endpoints, so nothing is sent and the output is parsed tolerantly
 DIALECT_OF = {"vllm": "vllm", "llama-server": "llama-server", "llama-cpp-python": "llama-cpp-python", "tgi": "tgi"}
@@ -83,8 +92,11 @@ def probe_server(get: Getter, models: Any, model: str | None) -> ServerFacts:
         if isinstance(version, dict) and version.get("version"):
             identity["vllm_version"] = str(version["version"])
         return ServerFacts(kind, identity)
-    if kind in ("llama-server", "") and (props := get("/props")) and isinstance(props, dict) and (
-        "default_generation_settings" in props or "model_path" in props
+    if (
+        kind in ("llama-server", "")
+        and (props := get("/props"))
+        and isinstance(props, dict)
+        and ("default_generation_settings" in props or "model_path" in props)
     ):
         # llama.cpp's own server; the file name (not its folder, which can hold a user name) and its size/settings
         meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}

@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from clinqa_synth.llm.accounting import Accounting
-from clinqa_synth.llm.structured import DIALECTS
-from clinqa_synth.options import json_object, option
 from clinqa_synth.llm.cache import CachedChat, CompletionCache, default_cache_dir
 from clinqa_synth.llm.endpoint import DEFAULT_CONCURRENCY, EndpointChat
 from clinqa_synth.llm.models import gguf_model_id, resolve_model
@@ -24,6 +23,8 @@ from clinqa_synth.llm.protocol import Completion, Message
 from clinqa_synth.llm.retry import RetryPolicy
 from clinqa_synth.llm.server import EmbeddedServer, ServerCrashedError
 from clinqa_synth.llm.server_exit import ServerExit
+from clinqa_synth.llm.structured import DIALECTS
+from clinqa_synth.options import json_object, option
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -40,37 +41,67 @@ class LLMSettings:
     """Everything a user can say about which LLM to use and how (each field is also its command-line flag)."""
 
     endpoint: str | list[str] | None = option(
-        None, "base URL of an OpenAI-compatible server (TGI, vLLM, SGLang, llama.cpp, Ollama); repeat it for several "
+        None,
+        "base URL of an OpenAI-compatible server (TGI, vLLM, SGLang, llama.cpp, Ollama); repeat it for several "
         "servers of the same model (least-loaded dispatch). Without it the embedded llama.cpp server is started on "
-        "127.0.0.1.", action="append", parse=_endpoints)  # several URLs serving the same model form a pool
-    model: str | None = option(None, "embedded server: packaged model name (default, small), PATH.gguf or "
-                               "ORG/REPO/FILE.gguf; with --endpoint: the served model name (default: "
-                               "$CLINQA_SYNTH_MODEL)", env="CLINQA_SYNTH_MODEL")  # fmt: skip
-    api_key: str | None = option(None, "token for the endpoint (default: $CLINQA_SYNTH_API_KEY, $OPENAI_API_KEY, "
-                                 "$HF_TOKEN, then the HF login). Never written anywhere.")  # fmt: skip
-    concurrency: int | None = option(None, "requests in flight (default: the server's parallel slots for the embedded "
-                                     "server, 4 for endpoints)", type=int)  # fmt: skip
-    structured: str = option("auto", "how to ask the server for JSON-schema output (auto: the embedded server's "
-                             "dialect, or the one of the server an endpoint says it is)", choices=("auto", *DIALECTS))  # fmt: skip
-    allow_remote_endpoint: bool = option(False, "allow an endpoint that is not loopback/private (documents are "
-                                         "patient data)", action="store_true")  # fmt: skip
-    cache_dir: Path | None = option(None, "completion cache directory (default: $CLINQA_SYNTH_CACHE or the user "
-                                    "cache dir)", type=Path)  # fmt: skip
-    use_cache: bool = option(True, "neither read nor write the completion cache", flag="--no-cache",
-                             action="store_false")  # fmt: skip
+        "127.0.0.1.",
+        action="append",
+        parse=_endpoints,
+    )  # several URLs serving the same model form a pool
+    model: str | None = option(
+        None,
+        "embedded server: packaged model name (default, small), PATH.gguf or "
+        "ORG/REPO/FILE.gguf; with --endpoint: the served model name (default: "
+        "$CLINQA_SYNTH_MODEL)",
+        env="CLINQA_SYNTH_MODEL",
+    )
+    api_key: str | None = option(
+        None,
+        "token for the endpoint (default: $CLINQA_SYNTH_API_KEY, $OPENAI_API_KEY, "
+        "$HF_TOKEN, then the HF login). Never written anywhere.",
+    )
+    concurrency: int | None = option(
+        None,
+        "requests in flight (default: the server's parallel slots for the embedded server, 4 for endpoints)",
+        type=int,
+    )
+    structured: str = option(
+        "auto",
+        "how to ask the server for JSON-schema output (auto: the embedded server's "
+        "dialect, or the one of the server an endpoint says it is)",
+        choices=("auto", *DIALECTS),
+    )
+    allow_remote_endpoint: bool = option(
+        False, "allow an endpoint that is not loopback/private (documents are patient data)", action="store_true"
+    )
+    cache_dir: Path | None = option(
+        None, "completion cache directory (default: $CLINQA_SYNTH_CACHE or the user cache dir)", type=Path
+    )
+    use_cache: bool = option(
+        True, "neither read nor write the completion cache", flag="--no-cache", action="store_false"
+    )
     refresh: bool = option(False, "ignore cached completions and overwrite them", action="store_true")
-    runtime: str = option("auto", "embedded server runtime (auto: llama-server if on PATH)",
-                          choices=("auto", "llama-cpp-python", "llama-server"))  # fmt: skip
+    runtime: str = option(
+        "auto",
+        "embedded server runtime (auto: llama-server if on PATH)",
+        choices=("auto", "llama-cpp-python", "llama-server"),
+    )
     n_ctx: int = option(8192, "embedded server context size per slot", type=int)
     parallel: int = option(1, "embedded llama-server parallel slots", type=int)
     timeout_s: float = option(600.0, "seconds per request before it is retried", flag="--timeout", type=float)
-    max_retries: int = option(6, "retries of a transient failure (5xx, 429, timeouts, resets) before the document "
-                              "fails", type=int)  # fmt: skip
-    server_log: Path | None = option(None, "embedded server log file (default: embedded-server.log in the cache dir)",
-                                     type=Path)  # fmt: skip
+    max_retries: int = option(
+        6, "retries of a transient failure (5xx, 429, timeouts, resets) before the document fails", type=int
+    )
+    server_log: Path | None = option(
+        None, "embedded server log file (default: embedded-server.log in the cache dir)", type=Path
+    )
     chat_template_kwargs: dict[str, Any] | None = option(
-        None, "sent with every request for the server's chat template, e.g. '{\"enable_thinking\": false}' to turn "
-        "Qwen3's thinking off (vLLM, SGLang, llama-server)", type=json_object, metavar="JSON")
+        None,
+        "sent with every request for the server's chat template, e.g. '{\"enable_thinking\": false}' to turn "
+        "Qwen3's thinking off (vLLM, SGLang, llama-server)",
+        type=json_object,
+        metavar="JSON",
+    )
 
 
 @dataclass
@@ -78,7 +109,7 @@ class LLMSession:
     """What an open LLM gives the pipeline: the chat client plus facts for the run summary and card."""
 
     chat: CachedChat
-    endpoint: "EndpointChat | EndpointPool | LazyEmbeddedChat"
+    endpoint: EndpointChat | EndpointPool | LazyEmbeddedChat
     accounting: Accounting
     endpoint_kind: str
     model_id: str
@@ -120,9 +151,19 @@ class LazyEmbeddedChat:
     `max_restarts` times, the interrupted calls are re-sent, and the restart is counted for the summary.
     """
 
-    def __init__(self, server: EmbeddedServer, *, concurrency: int, timeout_s: float, structured: str,
-                 retry: RetryPolicy, accounting: Accounting, max_restarts: int = 1,
-                 poll_s: float = 0.5, chat_template_kwargs: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        server: EmbeddedServer,
+        *,
+        concurrency: int,
+        timeout_s: float,
+        structured: str,
+        retry: RetryPolicy,
+        accounting: Accounting,
+        max_restarts: int = 1,
+        poll_s: float = 0.5,
+        chat_template_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         self.server = server
         self.concurrency = concurrency
         self.structured = structured
@@ -143,9 +184,14 @@ class LazyEmbeddedChat:
 
     def _connect(self) -> EndpointChat:
         return EndpointChat(
-            self.server.base_url, api_key="local", concurrency=self.concurrency, structured=self.structured,
-            accounting=self.accounting, model_id=self.model_id, **self._options,
-        )  # fmt: skip
+            self.server.base_url,
+            api_key="local",
+            concurrency=self.concurrency,
+            structured=self.structured,
+            accounting=self.accounting,
+            model_id=self.model_id,
+            **self._options,
+        )
 
     async def _ready(self) -> tuple[EndpointChat, int]:
         async with self._lock:
@@ -221,20 +267,36 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
             # llama-cpp-python serves one request at a time; more in flight only queue (and break prefix reuse).
             concurrency = settings.concurrency or (settings.parallel if server.runtime == "llama-server" else 1)
             lazy = LazyEmbeddedChat(
-                server, concurrency=concurrency, timeout_s=settings.timeout_s, structured=structured,
-                retry=RetryPolicy(max_retries=settings.max_retries), accounting=accounting,
+                server,
+                concurrency=concurrency,
+                timeout_s=settings.timeout_s,
+                structured=structured,
+                retry=RetryPolicy(max_retries=settings.max_retries),
+                accounting=accounting,
                 chat_template_kwargs=settings.chat_template_kwargs,
-            )  # fmt: skip
+            )
             cache = CompletionCache(settings.cache_dir) if settings.use_cache else None
             # One request at a time reusing the previous prompt's KV prefix (llama-cpp-python; llama-server with
             # one slot): a resumed document must re-play its last cached call first to get the same tokens.
             prime = concurrency == 1
-            chat = CachedChat(lazy, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting,
-                              prime_prefix=prime)  # fmt: skip
-            yield LLMSession(chat=chat, endpoint=lazy, accounting=accounting, endpoint_kind=kind,
-                             model_id=lazy.model_id, remote_allowed=False, server=server,
-                             server_facts={"server": f"embedded {server.runtime}",
-                                           "server_identity": lazy.model_id})  # fmt: skip
+            chat = CachedChat(
+                lazy,
+                cache,
+                prompt_version=prompt_version,
+                refresh=settings.refresh,
+                accounting=accounting,
+                prime_prefix=prime,
+            )
+            yield LLMSession(
+                chat=chat,
+                endpoint=lazy,
+                accounting=accounting,
+                endpoint_kind=kind,
+                model_id=lazy.model_id,
+                remote_allowed=False,
+                server=server,
+                server_facts={"server": f"embedded {server.runtime}", "server_identity": lazy.model_id},
+            )
             if cache is not None:
                 cache.close()
             return
@@ -262,17 +324,23 @@ def open_llm(settings: LLMSettings, *, prompt_version: str = "") -> Iterator[LLM
         if len(models) > 1:
             from clinqa_synth.llm.protocol import FatalLLMError
 
-            raise FatalLLMError(f"the endpoints serve different models or checkpoints ({', '.join(sorted(models))}); "
-                                "a pool needs one model")
+            raise FatalLLMError(
+                f"the endpoints serve different models or checkpoints ({', '.join(sorted(models))}); "
+                "a pool needs one model"
+            )
         facts = endpoints[0].server_facts
         notices = [n for n in {e.structured_notice for e in endpoints} if n]
         if not facts.fingerprint:
-            notices.append(f"server identity: the {facts.kind} server reports nothing beyond the served name "
-                           f"{endpoints[0].model_id!r}, so cached completions are keyed by that name only — after "
-                           "swapping the checkpoint behind it, run with --refresh or another --cache-dir")
+            notices.append(
+                f"server identity: the {facts.kind} server reports nothing beyond the served name "
+                f"{endpoints[0].model_id!r}, so cached completions are keyed by that name only — after "
+                "swapping the checkpoint behind it, run with --refresh or another --cache-dir"
+            )
         endpoint: EndpointChat | EndpointPool = endpoints[0] if len(endpoints) == 1 else EndpointPool(endpoints)
         cache = CompletionCache(settings.cache_dir) if settings.use_cache else None
-        chat = CachedChat(endpoint, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting)
+        chat = CachedChat(
+            endpoint, cache, prompt_version=prompt_version, refresh=settings.refresh, accounting=accounting
+        )
         yield LLMSession(
             chat=chat,
             endpoint=endpoint,

@@ -36,7 +36,7 @@ class KindDefaults(BaseModel):
     keep: int = Field(ge=1, le=100)
 
     @model_validator(mode="after")
-    def _keep_at_most_asked(self) -> "KindDefaults":
+    def _keep_at_most_asked(self) -> KindDefaults:
         if self.keep > self.num_questions:
             raise ValueError(f"keep (K={self.keep}) cannot exceed num_questions (N={self.num_questions})")
         return self
@@ -95,10 +95,12 @@ class MethodConfig(BaseModel):
     clinical_record: KindDefaults = KindDefaults(num_questions=20, keep=5)
 
     @model_validator(mode="after")
-    def _hardening_is_checked(self) -> "MethodConfig":
+    def _hardening_is_checked(self) -> MethodConfig:
         if self.harden and not self.verify:
-            raise ValueError("harden: true needs verify: true — a rewritten question is kept only when an "
-                             "independent answer to it lands on the same span")
+            raise ValueError(
+                "harden: true needs verify: true — a rewritten question is kept only when an "
+                "independent answer to it lands on the same span"
+            )
         if self.harden and self.max_overlap is None:
             raise ValueError("harden: true needs max_overlap (the overlap above which a question is rewritten)")
         return self
@@ -143,9 +145,7 @@ def load_method_file(path: Path) -> MethodConfig:
     try:
         return MethodConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors())
         raise MethodError(f"{path} is not a valid method config: {problems}") from None
 
 

@@ -12,9 +12,10 @@ import re
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from clinqa_synth import __version__
 from clinqa_synth.documents.model import KINDS, Document
@@ -24,8 +25,8 @@ from clinqa_synth.llm.cache import CACHE_PROTOCOL_VERSION
 from clinqa_synth.llm.protocol import ChatClient
 from clinqa_synth.methods import MethodConfig, load_method
 from clinqa_synth.pipeline.driver import RunOptions, run_documents
-from clinqa_synth.pipeline.options import GenerationOptions
 from clinqa_synth.pipeline.estimate import ESTIMATE_AFTER_DOCUMENTS, describe, project
+from clinqa_synth.pipeline.options import GenerationOptions
 from clinqa_synth.pipeline.prompts import PromptSet
 from clinqa_synth.pipeline.steps import FUNNEL_STEPS, DocumentResult
 from clinqa_synth.text import words
@@ -36,7 +37,9 @@ CONFIG_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+\-]{0,99}$")
 def check_config_name(name: str) -> str:
     """A config name is a folder name and a `load_dataset` config: letters, digits and _ . @ + - only."""
     if not CONFIG_NAME.match(name) or ".." in name:
-        raise ClinqaError(f"config name {name!r}: use letters, digits and _ . @ + - (e.g. nooverlap_summary@llama-3.1-70b)")
+        raise ClinqaError(
+            f"config name {name!r}: use letters, digits and _ . @ + - (e.g. nooverlap_summary@llama-3.1-70b)"
+        )
     return name
 
 
@@ -69,6 +72,7 @@ class RunSummary:
 
     def difficulty(self) -> dict[str, float | None]:
         """Measured, not hoped for: overlap of kept questions with their section/source, kept answer lengths."""
+
         def mean(values: list[float]) -> float | None:
             return round(statistics.fmean(values), 3) if values else None
 
@@ -113,33 +117,60 @@ class RunSummary:
 
         def add(name: str, target: float | None, measured: float | None, met: Callable[[float, float], bool]) -> None:
             if target is not None:
-                found[name] = {"target": target, "measured": measured,
-                               "met": None if measured is None else met(measured, target)}  # fmt: skip
+                found[name] = {
+                    "target": target,
+                    "measured": measured,
+                    "met": None if measured is None else met(measured, target),
+                }
 
         overlaps = [max(a, b) for a, b in zip(self.section_overlaps, self.source_overlaps)]
-        above = round(sum(o > method.max_overlap for o in overlaps) / len(overlaps), 3) \
-            if overlaps and method.max_overlap is not None else None  # fmt: skip
+        above = (
+            round(sum(o > method.max_overlap for o in overlaps) / len(overlaps), 3)
+            if overlaps and method.max_overlap is not None
+            else None
+        )
         add("max_overlap: share of kept questions above it", method.max_overlap, above, lambda m, t: m == 0.0)
-        add("zero_overlap_share", method.target_zero_overlap_share, self.difficulty()["zero_overlap_share"],
-            lambda m, t: m >= t)
-        add("max_unanswerable_share", method.max_unanswerable_share,
-            round(self.unanswerable / self.kept, 3) if self.kept else None, lambda m, t: m <= t)
+        add(
+            "zero_overlap_share",
+            method.target_zero_overlap_share,
+            self.difficulty()["zero_overlap_share"],
+            lambda m, t: m >= t,
+        )
+        add(
+            "max_unanswerable_share",
+            method.max_unanswerable_share,
+            round(self.unanswerable / self.kept, 3) if self.kept else None,
+            lambda m, t: m <= t,
+        )
         return found
 
 
-async def _drive(documents: Iterable[Document], method: MethodConfig, chat: ChatClient, *, total: int | None,
-                 options: RunOptions, model_id: str, summary: RunSummary, stage: Any, validation_fraction: float,
-                 prompt_sets: dict[str, PromptSet], progress: Any) -> None:  # fmt: skip
+async def _drive(
+    documents: Iterable[Document],
+    method: MethodConfig,
+    chat: ChatClient,
+    *,
+    total: int | None,
+    options: RunOptions,
+    model_id: str,
+    summary: RunSummary,
+    stage: Any,
+    validation_fraction: float,
+    prompt_sets: dict[str, PromptSet],
+    progress: Any,
+) -> None:
     from clinqa_synth.dataset.folder import split_for
 
     task = progress.add_task(f"[bold]{method.name}", total=total) if progress else None
-    async for result in run_documents(documents, method, chat, total=total, options=options, model_id=model_id,
-                                      prompt_sets=prompt_sets):  # fmt: skip
+    async for result in run_documents(
+        documents, method, chat, total=total, options=options, model_id=model_id, prompt_sets=prompt_sets
+    ):
         summary.add(result)
         usage = getattr(chat, "accounting", None)
         if summary.documents == min(ESTIMATE_AFTER_DOCUMENTS, total or 1) and usage is not None:
-            summary.estimate = project(summary.documents, summary.whole_input or total or summary.documents,
-                                       usage.summary(), usage.elapsed_s)  # fmt: skip
+            summary.estimate = project(
+                summary.documents, summary.whole_input or total or summary.documents, usage.summary(), usage.elapsed_s
+            )
             if progress is not None:
                 progress.console.print(describe(summary.estimate))
         if stage is not None and result.records:
@@ -190,8 +221,9 @@ def generate_to_folder(
     method = load_method(config, opts.methods_dir)
     name = check_config_name(opts.name or method.name)
     if opts.max_tokens_per_step:
-        method = method.model_copy(update={"max_tokens_per_step": {**method.max_tokens_per_step,
-                                                                   **opts.max_tokens_per_step}})  # fmt: skip
+        method = method.model_copy(
+            update={"max_tokens_per_step": {**method.max_tokens_per_step, **opts.max_tokens_per_step}}
+        )
     folder = DatasetFolder(out)
     # Everything that can be checked without the LLM is checked first: every document is read once
     # (encoding, columns, empty texts) and every prompt is rendered, before a server is started.
@@ -211,8 +243,15 @@ def generate_to_folder(
     credentialed = opts.credentialed or folder.credentialed
     if credentialed:
         folder.mark_credentialed("--credentialed" if not folder.credentialed else "earlier run")
-    documents = DocumentStream(source, kind=opts.kind, reader_options=opts.reader_options(), shard=shard, limit=total,
-                               credentialed=credentialed, on_credentialed=folder.mark_credentialed)  # fmt: skip
+    documents = DocumentStream(
+        source,
+        kind=opts.kind,
+        reader_options=opts.reader_options(),
+        shard=shard,
+        limit=total,
+        credentialed=credentialed,
+        on_credentialed=folder.mark_credentialed,
+    )
     validation_fraction, prompts_dir = opts.validation_fraction, opts.prompts_dir
 
     started = time.perf_counter()
@@ -221,12 +260,26 @@ def generate_to_folder(
         progress = _progress() if opts.show_progress else None
 
         def run(chat_client: ChatClient, concurrency: int, model_id: str) -> None:
-            run_options = RunOptions(concurrency=concurrency, max_section_chars=opts.max_section_chars,
-                                     fail_fast=opts.fail_fast, prompts_dir=str(prompts_dir) if prompts_dir else None,
-                                     corpus_size=corpus_size)  # fmt: skip
-            coro = _drive(documents, method, chat_client, total=total, options=run_options, model_id=model_id,
-                          summary=summary, stage=stage, validation_fraction=validation_fraction,
-                          prompt_sets=prompt_sets, progress=progress)  # fmt: skip
+            run_options = RunOptions(
+                concurrency=concurrency,
+                max_section_chars=opts.max_section_chars,
+                fail_fast=opts.fail_fast,
+                prompts_dir=str(prompts_dir) if prompts_dir else None,
+                corpus_size=corpus_size,
+            )
+            coro = _drive(
+                documents,
+                method,
+                chat_client,
+                total=total,
+                options=run_options,
+                model_id=model_id,
+                summary=summary,
+                stage=stage,
+                validation_fraction=validation_fraction,
+                prompt_sets=prompt_sets,
+                progress=progress,
+            )
             if progress is not None:
                 with progress:
                     asyncio.run(_closing(coro, chat_client))
@@ -235,8 +288,12 @@ def generate_to_folder(
 
         if chat is not None:
             run(chat, 1, getattr(chat, "model_id", "custom"))
-            description = llm_description or {"endpoint_kind": "custom ChatClient", "model": getattr(chat, "model_id", "custom"),
-                                               "structured_output": "n/a", "allow_remote_endpoint": False}  # fmt: skip
+            description = llm_description or {
+                "endpoint_kind": "custom ChatClient",
+                "model": getattr(chat, "model_id", "custom"),
+                "structured_output": "n/a",
+                "allow_remote_endpoint": False,
+            }
             usage = getattr(getattr(chat, "accounting", None), "summary", dict)()
         else:
             settings = llm or LLMSettings()
@@ -255,9 +312,17 @@ def generate_to_folder(
             )
         summary.wall_s = round(time.perf_counter() - started, 2)
         summary.estimate = project(summary.documents, whole_input, summary.llm_usage, summary.wall_s)
-        generation = generation_record(method, summary, description, {k: prompt_sets[k] for k in sorted(documents.kinds)},
-                                       documents.credentialed, opts.license_id, validation_fraction, shard,
-                                       previous=folder.configs().get(name))  # fmt: skip
+        generation = generation_record(
+            method,
+            summary,
+            description,
+            {k: prompt_sets[k] for k in sorted(documents.kinds)},
+            documents.credentialed,
+            opts.license_id,
+            validation_fraction,
+            shard,
+            previous=folder.configs().get(name),
+        )
         write_recipe(stage.dir, method, prompts_dir)
         stage.commit(generation)
         summary.splits = dict(stage.counts)
@@ -278,17 +343,39 @@ async def _closing(coro: Any, chat: ChatClient) -> None:
 
 
 def _progress() -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from clinqa_synth.console import console
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, transient=False)  # fmt: skip
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
-def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, Any], prompt_sets: dict[str, PromptSet],
-                       credentialed: bool, license_id: str, validation_fraction: float,
-                       shard: tuple[int, int] | None, previous: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def generation_record(
+    method: MethodConfig,
+    summary: RunSummary,
+    llm: dict[str, Any],
+    prompt_sets: dict[str, PromptSet],
+    credentialed: bool,
+    license_id: str,
+    validation_fraction: float,
+    shard: tuple[int, int] | None,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The config's generation.json: everything about how its rows were made (the card is rendered from it)."""
     kinds = sorted(prompt_sets) or ["radiology", "clinical_record"]
     created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -297,10 +384,16 @@ def generation_record(method: MethodConfig, summary: RunSummary, llm: dict[str, 
         "method": method.model_dump(mode="json"),
         "llm": llm,
         "prompt_version": "+".join(prompt_sets[k].version for k in sorted(prompt_sets)) or "none",
-        "prompt_files": {f"{k}/{name}": digest for k in sorted(prompt_sets) for name, digest in prompt_sets[k].file_hashes().items()},
+        "prompt_files": {
+            f"{k}/{name}": digest for k in sorted(prompt_sets) for name, digest in prompt_sets[k].file_hashes().items()
+        },
         "per_kind": {k: method.for_kind(k).model_dump() for k in kinds},
-        "documents": {"total": summary.documents, "failed": sum(summary.failed.values()), "failures": dict(summary.failed),
-                      "failed_ids": summary.failures[:200]},  # fmt: skip
+        "documents": {
+            "total": summary.documents,
+            "failed": sum(summary.failed.values()),
+            "failures": dict(summary.failed),
+            "failed_ids": summary.failures[:200],
+        },
         "funnel": {step: summary.funnel.get(step, 0) for step in FUNNEL_STEPS},
         "requoted": summary.funnel.get("requoted", 0),
         "requote_failed_calls": summary.funnel.get("requote_failed", 0),
@@ -335,20 +428,37 @@ def production_cost(summary: RunSummary, previous: dict[str, Any] | None, create
     """
     usage = summary.llm_usage
     if usage.get("calls", 0) > 0:
-        return {"calls": usage.get("calls", 0) + usage.get("cache_hits", 0), "cache_hits": usage.get("cache_hits", 0),
-                "prompt_tokens": usage.get("prompt_tokens", 0) + usage.get("cached_prompt_tokens", 0),
-                "completion_tokens": usage.get("completion_tokens", 0) + usage.get("cached_completion_tokens", 0),
-                "reasoning_tokens": usage.get("reasoning_tokens", 0), "wall_s": summary.wall_s, "created": created}  # fmt: skip
+        return {
+            "calls": usage.get("calls", 0) + usage.get("cache_hits", 0),
+            "cache_hits": usage.get("cache_hits", 0),
+            "prompt_tokens": usage.get("prompt_tokens", 0) + usage.get("cached_prompt_tokens", 0),
+            "completion_tokens": usage.get("completion_tokens", 0) + usage.get("cached_completion_tokens", 0),
+            "reasoning_tokens": usage.get("reasoning_tokens", 0),
+            "wall_s": summary.wall_s,
+            "created": created,
+        }
     if previous and previous.get("production"):
         return previous["production"]
-    return {"calls": usage.get("cache_hits", 0), "cache_hits": usage.get("cache_hits", 0),
-            "prompt_tokens": usage.get("cached_prompt_tokens", 0),
-            "completion_tokens": usage.get("cached_completion_tokens", 0), "reasoning_tokens": 0, "wall_s": None,
-            "created": None, "note": "every completion came from a cache filled by an earlier run"}  # fmt: skip
+    return {
+        "calls": usage.get("cache_hits", 0),
+        "cache_hits": usage.get("cache_hits", 0),
+        "prompt_tokens": usage.get("cached_prompt_tokens", 0),
+        "completion_tokens": usage.get("cached_completion_tokens", 0),
+        "reasoning_tokens": 0,
+        "wall_s": None,
+        "created": None,
+        "note": "every completion came from a cache filled by an earlier run",
+    }
 
 
-def generate(documents: DocumentSource, config: str = "nooverlap_summary", chat: ChatClient | None = None, *,
-             out: str | Path | None = None, **kwargs: Any) -> Any:  # fmt: skip
+def generate(
+    documents: DocumentSource,
+    config: str = "nooverlap_summary",
+    chat: ChatClient | None = None,
+    *,
+    out: str | Path | None = None,
+    **kwargs: Any,
+) -> Any:
     """Python API: generate `config` from documents and return it as a `datasets.DatasetDict`.
 
     `documents` is a path (folder/file/HF dataset), Document objects or plain strings; `chat` is any

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterable
 
 from clinqa_synth.documents.model import Document
 from clinqa_synth.documents.shaping import split_long_documents

@@ -38,9 +38,11 @@ def describe(estimate: dict[str, Any]) -> str:
         return ""
     wall = estimate["wall_s"]
     when = "unknown (all from the cache so far)" if wall is None else _duration(wall)
-    return (f"estimate for all {estimate['documents']} documents (from the first {estimate['basis_documents']}): "
-            f"{estimate['calls']} LLM calls, {estimate['prompt_tokens']} prompt + {estimate['completion_tokens']} "
-            f"completion tokens, wall time {when} at this concurrency")  # fmt: skip
+    return (
+        f"estimate for all {estimate['documents']} documents (from the first {estimate['basis_documents']}): "
+        f"{estimate['calls']} LLM calls, {estimate['prompt_tokens']} prompt + {estimate['completion_tokens']} "
+        f"completion tokens, wall time {when} at this concurrency"
+    )
 
 
 def _duration(seconds: float) -> str:

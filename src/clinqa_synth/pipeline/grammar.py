@@ -15,7 +15,8 @@ Construction (one rule per word position, so the grammar grows linearly with the
 Words are the section's whitespace-separated tokens; each separator is the section's own whitespace, kept
 as it is, so every admitted string is a real substring; a word's trailing punctuation (".", ",", ";" …) may be
 left off, but only at the end of the answer. An answer may not *be* a bare yes/no word: entering the section at
-"No"/"Yes" requires the next word too ("No pneumothorax"), so a yes/no question is answered by its evidence. For the answers call, the same spans sit inside the JSON list
+"No"/"Yes" requires the next word too ("No pneumothorax"), so a yes/no question is answered by its evidence.
+For the answers call, the same spans sit inside the JSON list
 format (`answers_json_grammar`), with the section's text JSON-escaped inside the string literals.
 
 Limits: a section of more than `max_words` words (default 1500) gets no grammar (the answers fall back to the
@@ -74,7 +75,7 @@ def _span_rules(section_text: str, *, in_json: bool, prefix: str = "w") -> tuple
         word = section_text[start:end]
         trailing = _TRAILING.search(word)
         core = word[: trailing.start()] if trailing and trailing.start() > 0 else word
-        tail = word[len(core):]
+        tail = word[len(core) :]
         if i + 1 < len(tokens):
             sep = section_text[end : tokens[i + 1][0]]
             onward = f"({lit(sep)} {prefix}s{i + 1})?"
@@ -84,7 +85,7 @@ def _span_rules(section_text: str, *, in_json: bool, prefix: str = "w") -> tuple
         rules.append(f"{prefix}c{i} ::= {cont}" if cont else f'{prefix}c{i} ::= ""')
         rules.append(f"{prefix}s{i} ::= {lit(core)} {prefix}c{i}")
         lead = _LEADING.match(core)
-        entry_core = core[lead.end():] if lead else core
+        entry_core = core[lead.end() :] if lead else core
         if entry_core.lower() in _YES_NO_WORDS:
             # a bare "No" is not an extractive answer: entering here, the answer must go on to the next word
             # ("No pneumothorax"), as RadQA's annotators answer yes/no questions with their evidence
@@ -117,8 +118,13 @@ def answers_json_grammar(section_text: str, count: int) -> str | None:
         return None
     rules, entries = built
     items = [f'"{{\\"number\\": {i}, \\"answer\\": \\"" answer "\\"}}"' for i in range(1, count + 1)]
-    return "\n".join([
-        'root ::= "{\\"answers\\": [" ' + ' ", " '.join(items) + ' "]}"',
-        f'answer ::= "{UNANSWERABLE}" | ' + " | ".join(entries),
-        *rules,
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                'root ::= "{\\"answers\\": [" ' + ' ", " '.join(items) + ' "]}"',
+                f'answer ::= "{UNANSWERABLE}" | ' + " | ".join(entries),
+                *rules,
+            ]
+        )
+        + "\n"
+    )

@@ -99,11 +99,10 @@ def drifted_anatomy(rewrite: str, original: str, document_text: str) -> set[str]
 def parse_rewrite(reply: str) -> str | None:
     """The rewritten question from the model's reply: its first line that is a question, else None."""
     for line in reply.strip().splitlines():
-        text = _NUMBERING.sub("", line.strip()).strip().strip('"“”\'').strip()
+        text = _NUMBERING.sub("", line.strip()).strip().strip("\"“”'").strip()
         if not text:
             continue
         if text.endswith("?") and len(words(text)) >= MIN_QUESTION_WORDS:
             return text
         return None  # the first non-empty line is not a question: an explanation or a refusal
     return None
-

@@ -23,16 +23,56 @@ from collections import Counter
 from clinqa_synth.text import DEID_TOKEN
 
 NEGATION_CUES = {
-    "no": "no", "not": "not", "without": "without", "absent": "absent", "absence": "absent",
-    "negative": "negative", "denies": "deny", "denied": "deny", "deny": "deny", "none": "none",
-    "never": "never", "neither": "neither", "nor": "nor", "cannot": "not", "free": "free", "nothing": "no",
-    "unremarkable": "unremarkable", "ruled": "ruled", "excluded": "excluded",
-}  # fmt: skip
-LATERALITY = {"left": "left", "right": "right", "bilateral": "bilateral", "bilaterally": "bilateral",
-              "both": "bilateral", "lt": "left", "rt": "right"}  # fmt: skip
-MONTHS = {m: i for i, names in enumerate(
-    ["jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july", "aug august",
-     "sep sept september", "oct october", "nov november", "dec december"], 1) for m in names.split()}  # fmt: skip
+    "no": "no",
+    "not": "not",
+    "without": "without",
+    "absent": "absent",
+    "absence": "absent",
+    "negative": "negative",
+    "denies": "deny",
+    "denied": "deny",
+    "deny": "deny",
+    "none": "none",
+    "never": "never",
+    "neither": "neither",
+    "nor": "nor",
+    "cannot": "not",
+    "free": "free",
+    "nothing": "no",
+    "unremarkable": "unremarkable",
+    "ruled": "ruled",
+    "excluded": "excluded",
+}
+LATERALITY = {
+    "left": "left",
+    "right": "right",
+    "bilateral": "bilateral",
+    "bilaterally": "bilateral",
+    "both": "bilateral",
+    "lt": "left",
+    "rt": "right",
+}
+MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            "jan january",
+            "feb february",
+            "mar march",
+            "apr april",
+            "may",
+            "jun june",
+            "jul july",
+            "aug august",
+            "sep sept september",
+            "oct october",
+            "nov november",
+            "dec december",
+        ],
+        1,
+    )
+    for m in names.split()
+}
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+n't|[a-z]+")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
@@ -46,34 +46,61 @@ class GenerationOptions:
     """Which documents, how they are cut, where the rows go, and what the method may be told from outside."""
 
     # input
-    kind: str = option("auto", "document kind: the prompt family and summary schema (auto: from headings)",
-                       choices=("auto", "radiology", "clinical_record"))  # fmt: skip
+    kind: str = option(
+        "auto",
+        "document kind: the prompt family and summary schema (auto: from headings)",
+        choices=("auto", "radiology", "clinical_record"),
+    )
     text_column: str = option("text", "table column holding the note text")
     id_column: str | None = option("id", "table column holding the document id")
     split: str = option("train", "split of an HF dataset input")
     where: tuple[tuple[str, str], ...] = option(
-        (), "keep only table rows whose COLUMN equals VALUE (repeatable), e.g. note_type=DS", action="append",
-        metavar="COLUMN=VALUE", parse=_where)
-    credentialed: bool = option(False, "the notes are under a data-use agreement (PhysioNet, your IRB): marks the "
-                                "output folder for good — the card warns and a public push is refused. RadQA, "
-                                "MIMIC-QA and MIMIC-IV-Note files are recognised without it", action="store_true")  # fmt: skip
-    shard: tuple[int, int] | None = option(None, "i/n: process only the i-th of n deterministic slices (for clusters)",
-                                           parse=parse_shard)  # fmt: skip
-    limit: int | None = option(None, "a pilot run: only the first N documents (deterministic); the cost estimate "
-                               "still projects the whole input", type=int)  # fmt: skip
+        (),
+        "keep only table rows whose COLUMN equals VALUE (repeatable), e.g. note_type=DS",
+        action="append",
+        metavar="COLUMN=VALUE",
+        parse=_where,
+    )
+    credentialed: bool = option(
+        False,
+        "the notes are under a data-use agreement (PhysioNet, your IRB): marks the "
+        "output folder for good — the card warns and a public push is refused. RadQA, "
+        "MIMIC-QA and MIMIC-IV-Note files are recognised without it",
+        action="store_true",
+    )
+    shard: tuple[int, int] | None = option(
+        None, "i/n: process only the i-th of n deterministic slices (for clusters)", parse=parse_shard
+    )
+    limit: int | None = option(
+        None,
+        "a pilot run: only the first N documents (deterministic); the cost estimate still projects the whole input",
+        type=int,
+    )
     # method
     methods_dir: Path | None = option(None, "folder with your own method YAML files", type=Path)
-    prompts_dir: Path | None = option(None, "folder overriding prompt files (<kind>/<step>.j2)", flag="--prompts",
-                                      type=Path)  # fmt: skip
+    prompts_dir: Path | None = option(
+        None, "folder overriding prompt files (<kind>/<step>.j2)", flag="--prompts", type=Path
+    )
     max_tokens_per_step: dict[str, int] = option(
-        None, "token limit of one step's calls over the method's max_tokens_per_step (repeatable; steps: summary, "
-        "questions, answers, requote, verify, harden), e.g. verify=2048 for a thinking model", flag="--max-tokens",
-        type=step_tokens, action="append", metavar="STEP=N", parse=dict, default_factory=dict)
-    max_section_chars: int = option(12000, "longer sections are split into chunks (recorded in the section name)",
-                                    type=int)  # fmt: skip
+        None,
+        "token limit of one step's calls over the method's max_tokens_per_step (repeatable; steps: summary, "
+        "questions, answers, requote, verify, harden), e.g. verify=2048 for a thinking model",
+        flag="--max-tokens",
+        type=step_tokens,
+        action="append",
+        metavar="STEP=N",
+        parse=dict,
+        default_factory=dict,
+    )
+    max_section_chars: int = option(
+        12000, "longer sections are split into chunks (recorded in the section name)", type=int
+    )
     # output
-    name: str | None = option(None, "config name in the folder (default: the method's name); {method} is replaced, "
-                              "e.g. '{method}@llama-3.1-70b' keeps runs of several generator models side by side")  # fmt: skip
+    name: str | None = option(
+        None,
+        "config name in the folder (default: the method's name); {method} is replaced, "
+        "e.g. '{method}@llama-3.1-70b' keeps runs of several generator models side by side",
+    )
     validation_fraction: float = option(0.0, "share of documents in a validation split (by document)", type=float)
     license_id: str = option("other", "license id for the card (your sources decide)", flag="--license")
     fail_fast: bool = option(False, "stop at the first failed document", action="store_true")
@@ -87,8 +114,13 @@ class GenerationOptions:
 
     def reader_options(self) -> dict[str, Any]:
         """What the readers take (documents.readers.read_documents)."""
-        return {"text_column": self.text_column, "id_column": self.id_column, "split": self.split,
-                "where": list(self.where), "credentialed": True if self.credentialed else None}  # fmt: skip
+        return {
+            "text_column": self.text_column,
+            "id_column": self.id_column,
+            "split": self.split,
+            "where": list(self.where),
+            "credentialed": True if self.credentialed else None,
+        }
 
 
 INPUT_OPTIONS = ("kind", "text_column", "id_column", "split", "shard", "limit", "where", "credentialed")

@@ -16,11 +16,25 @@ from clinqa_synth.llm.structured import JSONParseError, parse_json_loosely
 
 UNANSWERABLE = "Unanswerable"
 _UNANSWERABLE_FORMS = {
-    "unanswerable", "not answerable", "n/a", "na", "none", "not mentioned", "not stated", "not found",
-    "no answer", "cannot be answered", "not available", "unknown", "not specified", "not provided",
-}  # fmt: skip
+    "unanswerable",
+    "not answerable",
+    "n/a",
+    "na",
+    "none",
+    "not mentioned",
+    "not stated",
+    "not found",
+    "no answer",
+    "cannot be answered",
+    "not available",
+    "unknown",
+    "not specified",
+    "not provided",
+}
 
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•]\s*|(?:Q(?:uestion)?\s*)?\(?(\d{1,3})[.):\]]\s*|Q(\d{1,3})\s*[:.-]\s*)(.+?)\s*$", re.I)
+_LIST_ITEM = re.compile(
+    r"^\s*(?:[-*•]\s*|(?:Q(?:uestion)?\s*)?\(?(\d{1,3})[.):\]]\s*|Q(\d{1,3})\s*[:.-]\s*)(.+?)\s*$", re.I
+)
 _PREAMBLE = re.compile(r"(?i)^(sure|certainly|here (are|is)|below (are|is)|okay|ok\b|the following)")
 
 
@@ -88,7 +102,7 @@ _YES_NO = re.compile(r"^(?:yes|no|true|false)[.!]?$", re.I)
 
 
 def is_unanswerable(answer: str) -> bool:
-    """"Unanswerable" and the ways small models say it ("Not specified in the report", "No information provided")."""
+    """ "Unanswerable" and the ways small models say it ("Not specified in the report", "No information provided")."""
     normalized = re.sub(r"[\s.\"'`*]+", " ", answer.lower()).strip()
     if normalized in _UNANSWERABLE_FORMS or normalized.startswith("unanswerable"):
         return True
@@ -107,7 +121,9 @@ class ParsedAnswer:
 
 
 _ANSWER_LINE = re.compile(r"^\s*(?:A(?:nswer)?\s*)?(\d{1,3})\s*[.):\]-]\s*(?:A(?:nswer)?\s*[:.-]\s*)?(.*)$", re.I)
-_QA_BLOCK = re.compile(r"(?im)^\s*Q(?:uestion)?\s*(\d{1,3})?\s*[:.)-]\s*(.*?)\s*$\s*^\s*A(?:nswer)?\s*\d*\s*[:.)-]\s*(.*?)\s*$")
+_QA_BLOCK = re.compile(
+    r"(?im)^\s*Q(?:uestion)?\s*(\d{1,3})?\s*[:.)-]\s*(.*?)\s*$\s*^\s*A(?:nswer)?\s*\d*\s*[:.)-]\s*(.*?)\s*$"
+)
 
 
 def parse_answers(text: str, num_questions: int) -> list[ParsedAnswer]:
@@ -187,4 +203,6 @@ def parse_summary(text: str, schema: dict[str, Any]) -> dict[str, list[str]]:
 
 def render_summary(summary: dict[str, list[str]]) -> str:
     """The summary as the questions prompt shows it: one key per line."""
-    return "\n".join(f"{key.replace('_', ' ')}: {'; '.join(values) if values else 'none'}" for key, values in summary.items())
+    return "\n".join(
+        f"{key.replace('_', ' ')}: {'; '.join(values) if values else 'none'}" for key, values in summary.items()
+    )

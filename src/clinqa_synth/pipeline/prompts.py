@@ -89,8 +89,14 @@ class PromptSet:
     def validate(self) -> None:
         """Render every step with sample values, so a typo in a user's template fails before any LLM call."""
         self.render("summary", document="sample")
-        self.render("questions", source_text="sample", from_summary=False, num_questions=2, no_overlap=True,
-                    prefixes=["is", "what"])  # fmt: skip
+        self.render(
+            "questions",
+            source_text="sample",
+            from_summary=False,
+            num_questions=2,
+            no_overlap=True,
+            prefixes=["is", "what"],
+        )
         self.render("answers", section_text="sample", section_name="report", questions=["q1?", "q2?"])
         self.render("requote", section_text="sample", section_name="report", items=[{"question": "q1?", "answer": "a"}])
         self.render("verify", section_text="sample", question="q1?")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from clinqa_synth.pipeline.spans import Span
 from clinqa_synth.squad import answer_at
 from clinqa_synth.text import question_context_overlap
-from clinqa_synth.pipeline.spans import Span
 
 
 def record_id(method: str, document_id: str, section: str, question: str) -> str:

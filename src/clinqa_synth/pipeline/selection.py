@@ -6,8 +6,7 @@ method YAML can pick one (`selection:`) without code changes.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
-
+from collections.abc import Callable, Sequence
 
 Strategy = Callable[[Sequence[dict], int], list[dict]]
 

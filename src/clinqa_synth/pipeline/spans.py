@@ -26,8 +26,8 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
-from clinqa_synth.squad import occurrences
 from clinqa_synth.pipeline.meaning import meaning_change
+from clinqa_synth.squad import occurrences
 from clinqa_synth.text import DEID_TOKEN, content_words
 
 MatchKind = Literal["exact", "normalized", "fuzzy"]
@@ -131,7 +131,13 @@ def _best_occurrence(starts: list[int], length: int, context: str, question: str
             for w_start, w_end in positions:
                 if context[w_start:w_end].lower() != word:
                     continue
-                distance = start - w_end if w_end <= start else 2 * (w_start - (start + length)) if w_start >= start + length else 0
+                distance = (
+                    start - w_end
+                    if w_end <= start
+                    else 2 * (w_start - (start + length))
+                    if w_start >= start + length
+                    else 0
+                )
                 best = max(best, 1.0 / (1.0 + abs(distance) / 10.0))
             total += best
         return total
@@ -185,16 +191,16 @@ def _within_answer_clauses(context: str, start: int, end: int, norm_answer: str)
     if len(pieces) <= wanted:
         return start, end
     windows = [(pieces[i][0], pieces[i + wanted - 1][1]) for i in range(len(pieces) - wanted + 1)]
-    return max(windows, key=lambda w: fuzz.ratio(_normalize_answer(context[w[0]:w[1]]), norm_answer))
+    return max(windows, key=lambda w: fuzz.ratio(_normalize_answer(context[w[0] : w[1]]), norm_answer))
 
 
 def _trim_foreign_words(context: str, start: int, end: int, norm_answer: str) -> tuple[int, int]:
     """Drop leading/trailing words the answer does not contain (a fuzzy span may not reach into other text)."""
     allowed = set(re.findall(r"\w+", norm_answer))
     spans = [(m.start() + start, m.end() + start) for m in re.finditer(r"\w+", context[start:end])]
-    while spans and context[spans[0][0]:spans[0][1]].lower() not in allowed:
+    while spans and context[spans[0][0] : spans[0][1]].lower() not in allowed:
         spans.pop(0)
-    while spans and context[spans[-1][0]:spans[-1][1]].lower() not in allowed:
+    while spans and context[spans[-1][0] : spans[-1][1]].lower() not in allowed:
         spans.pop()
     if not spans:
         return start, start
@@ -203,6 +209,7 @@ def _trim_foreign_words(context: str, start: int, end: int, norm_answer: str) ->
 
 def _best_boundaries(answer: str, context: str, start: int, end: int, slack: int = 12) -> tuple[int, int]:
     """Move a fuzzy alignment's ends to the word boundaries (within `slack` chars) that best match the answer."""
+
     def boundaries(center: int, is_start: bool) -> list[int]:
         found = []
         for pos in range(max(0, center - slack), min(len(context), center + slack) + 1):
@@ -226,8 +233,9 @@ def _length_ok(placed: str, norm_answer: str) -> bool:
     return MIN_LENGTH_RATIO * len(norm_answer) <= length <= MAX_LENGTH_RATIO * len(norm_answer) + 1
 
 
-def place_answer(answer: str, context: str, question: str = "", *, fuzzy_threshold: float = 90.0,
-                 allow_fuzzy: bool = True) -> Placement:  # fmt: skip
+def place_answer(
+    answer: str, context: str, question: str = "", *, fuzzy_threshold: float = 90.0, allow_fuzzy: bool = True
+) -> Placement:
     """Place `answer` in `context` under the rules of this module; say why when a candidate was refused."""
     answer = answer.strip()
     if not answer or not context:

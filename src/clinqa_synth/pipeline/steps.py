@@ -24,6 +24,15 @@ from clinqa_synth.llm.protocol import (
     TruncatedCompletionError,
 )
 from clinqa_synth.methods import MethodConfig, Step
+from clinqa_synth.pipeline.answer_checks import (
+    answer_problem,
+    is_compound_question,
+    is_identity_question,
+    near_duplicates,
+    without_layout,
+)
+from clinqa_synth.pipeline.grammar import answers_json_grammar, span_grammar
+from clinqa_synth.pipeline.hardening import Hardened, difficulty_text, drifted_anatomy, parse_rewrite, reused_words
 from clinqa_synth.pipeline.parsing import (
     SummaryError,
     is_unanswerable,
@@ -34,17 +43,8 @@ from clinqa_synth.pipeline.parsing import (
     render_summary,
 )
 from clinqa_synth.pipeline.prompts import PromptSet
-from clinqa_synth.pipeline.hardening import Hardened, difficulty_text, drifted_anatomy, parse_rewrite, reused_words
 from clinqa_synth.pipeline.records import make_record, rewrite_question
 from clinqa_synth.pipeline.selection import select
-from clinqa_synth.pipeline.grammar import answers_json_grammar, span_grammar
-from clinqa_synth.pipeline.answer_checks import (
-    answer_problem,
-    is_compound_question,
-    is_identity_question,
-    near_duplicates,
-    without_layout,
-)
 from clinqa_synth.pipeline.spans import Span, align_answer, place_answer
 from clinqa_synth.pipeline.verification import Verdict, judge
 from clinqa_synth.text import question_context_overlap
@@ -105,8 +105,12 @@ class DocumentResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     funnel: Counter = field(default_factory=Counter)
     drops: Counter = field(default_factory=Counter)
-    placements: Counter = field(default_factory=Counter)  # how placed answers matched: exact/normalized/fuzzy/unanswerable
-    completion_tokens: Counter = field(default_factory=Counter)  # per step (summary/questions/answers/…), cached included
+    placements: Counter = field(
+        default_factory=Counter
+    )  # how placed answers matched: exact/normalized/fuzzy/unanswerable
+    completion_tokens: Counter = field(
+        default_factory=Counter
+    )  # per step (summary/questions/answers/…), cached included
     hardening: Counter = field(default_factory=Counter)  # questions hardened, kept hardened, fallbacks, rounds
     failure: Failure | None = None
     summary: dict[str, list[str]] | None = None
@@ -117,9 +121,18 @@ class DocumentResult:
         return str(self.failure) if self.failure else None
 
 
-async def _ask(chat: ChatClient, prompt: str, method: MethodConfig, *, temperature: float, seed: int,
-               response_format: dict[str, Any] | None = None, call: CallContext | None = None,
-               max_tokens: int | None = None, grammar: str | None = None) -> Completion:  # fmt: skip
+async def _ask(
+    chat: ChatClient,
+    prompt: str,
+    method: MethodConfig,
+    *,
+    temperature: float,
+    seed: int,
+    response_format: dict[str, Any] | None = None,
+    call: CallContext | None = None,
+    max_tokens: int | None = None,
+    grammar: str | None = None,
+) -> Completion:
     extra: dict[str, Any] = {"grammar": grammar} if grammar is not None else {}  # only clients that support grammars
     if call is not None and getattr(chat, "takes_call_context", False):
         extra["call"] = call
@@ -154,9 +167,19 @@ def uses_grammar(chat: ChatClient, method: MethodConfig) -> bool:
     return method.constrained and bool(getattr(chat, "supports_grammar", False))
 
 
-async def _ask_until_parsed(chat: ChatClient, prompt: str, method: MethodConfig, step: Step,
-                            parse: Callable[[str], Any], *, temperature: float, call: CallContext, tokens: Counter | None,
-                            response_format: dict[str, Any] | None = None, grammar: str | None = None) -> Any:  # fmt: skip
+async def _ask_until_parsed(
+    chat: ChatClient,
+    prompt: str,
+    method: MethodConfig,
+    step: Step,
+    parse: Callable[[str], Any],
+    *,
+    temperature: float,
+    call: CallContext,
+    tokens: Counter | None,
+    response_format: dict[str, Any] | None = None,
+    grammar: str | None = None,
+) -> Any:
     """Ask, parse, and ask again (a little sampling, another seed) while the reply is unusable.
 
     The one retry loop of the summary, questions, answers and requote steps. `parse` returns the value, or
@@ -166,10 +189,16 @@ async def _ask_until_parsed(chat: ChatClient, prompt: str, method: MethodConfig,
     last: Any = None
     for attempt in range(FORMAT_RETRIES + 1):
         completion = await _ask(
-            chat, prompt, method, temperature=temperature if attempt == 0 else max(temperature, 0.3),
-            seed=method.seed + attempt, response_format=response_format, call=call, grammar=grammar,
+            chat,
+            prompt,
+            method,
+            temperature=temperature if attempt == 0 else max(temperature, 0.3),
+            seed=method.seed + attempt,
+            response_format=response_format,
+            call=call,
+            grammar=grammar,
             max_tokens=method.tokens_for(step),
-        )  # fmt: skip
+        )
         if tokens is not None:
             tokens[step] += completion.usage.completion_tokens
         try:
@@ -182,45 +211,100 @@ async def _ask_until_parsed(chat: ChatClient, prompt: str, method: MethodConfig,
     return last
 
 
-async def summarize(chat: ChatClient, document: Document, prompts: PromptSet, method: MethodConfig,
-                    tokens: Counter | None = None) -> dict[str, list[str]]:  # fmt: skip
+async def summarize(
+    chat: ChatClient, document: Document, prompts: PromptSet, method: MethodConfig, tokens: Counter | None = None
+) -> dict[str, list[str]]:
     """Schema summary, validated and repaired; retried with a little sampling when the JSON is unusable."""
     prompt = prompts.render("summary", document=document.text)
-    summary = await _ask_until_parsed(chat, prompt, method, "summary", lambda text: parse_summary(text, prompts.schema),
-                                      temperature=method.temperature, call=CallContext(document.id, "summary"), tokens=tokens,
-                                      response_format=prompts.schema)  # fmt: skip
+    summary = await _ask_until_parsed(
+        chat,
+        prompt,
+        method,
+        "summary",
+        lambda text: parse_summary(text, prompts.schema),
+        temperature=method.temperature,
+        call=CallContext(document.id, "summary"),
+        tokens=tokens,
+        response_format=prompts.schema,
+    )
     if isinstance(summary, SummaryError):
         raise DocumentFailed("summary_unparseable", str(summary))
     return summary
 
 
-async def ask_questions(chat: ChatClient, source_text: str, from_summary: bool, prompts: PromptSet,
-                        method: MethodConfig, num_questions: int, temperature: float, call: CallContext,
-                        tokens: Counter | None = None) -> list[str]:  # fmt: skip
+async def ask_questions(
+    chat: ChatClient,
+    source_text: str,
+    from_summary: bool,
+    prompts: PromptSet,
+    method: MethodConfig,
+    num_questions: int,
+    temperature: float,
+    call: CallContext,
+    tokens: Counter | None = None,
+) -> list[str]:
     prefixes = [method.prefixes[i % len(method.prefixes)] for i in range(num_questions)] if method.prefixes else []
     prompt = prompts.render(
-        "questions", source_text=source_text, from_summary=from_summary, num_questions=num_questions,
-        no_overlap=method.no_overlap, prefixes=prefixes,
-    )  # fmt: skip
-    questions = await _ask_until_parsed(chat, prompt, method, "questions",
-                                        lambda text: parse_questions(text, limit=num_questions),
-                                        temperature=temperature, call=call, tokens=tokens)  # fmt: skip
+        "questions",
+        source_text=source_text,
+        from_summary=from_summary,
+        num_questions=num_questions,
+        no_overlap=method.no_overlap,
+        prefixes=prefixes,
+    )
+    questions = await _ask_until_parsed(
+        chat,
+        prompt,
+        method,
+        "questions",
+        lambda text: parse_questions(text, limit=num_questions),
+        temperature=temperature,
+        call=call,
+        tokens=tokens,
+    )
     if not questions:
         raise DocumentFailed("no_questions", "the model returned no parseable question list")
     return questions
 
 
-async def _answer_call(chat: ChatClient, prompt: str, method: MethodConfig, count: int, result: DocumentResult,
-                       step: Step, call: CallContext, grammar: str | None = None) -> list:  # fmt: skip
+async def _answer_call(
+    chat: ChatClient,
+    prompt: str,
+    method: MethodConfig,
+    count: int,
+    result: DocumentResult,
+    step: Step,
+    call: CallContext,
+    grammar: str | None = None,
+) -> list:
     """One answers call (JSON schema, or the span grammar, where supported), retried when nothing parses."""
-    return await _ask_until_parsed(chat, prompt, method, step, lambda text: parse_answers(text, count),
-                                   temperature=0.0, call=call, tokens=result.completion_tokens,
-                                   response_format=ANSWER_SCHEMA, grammar=grammar) or []  # fmt: skip
+    return (
+        await _ask_until_parsed(
+            chat,
+            prompt,
+            method,
+            step,
+            lambda text: parse_answers(text, count),
+            temperature=0.0,
+            call=call,
+            tokens=result.completion_tokens,
+            response_format=ANSWER_SCHEMA,
+            grammar=grammar,
+        )
+        or []
+    )
 
 
-async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any, questions: list[str],
-                   unplaceable: list[tuple[int, str]], result: DocumentResult,
-                   call: CallContext) -> dict[int, Placed]:  # fmt: skip
+async def _requote(
+    chat: ChatClient,
+    prompts: PromptSet,
+    method: MethodConfig,
+    section: Any,
+    questions: list[str],
+    unplaceable: list[tuple[int, str]],
+    result: DocumentResult,
+    call: CallContext,
+) -> dict[int, Placed]:
     """Ask once more, for the answers that paraphrased instead of quoting: the exact words, or Unanswerable.
 
     Small models often answer in their own words; the paper's exact-match rule drops those pairs and the
@@ -247,7 +331,9 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
         if is_unanswerable(item.answer):
             recovered[number] = Placed(item.answer, None, "requote_unanswerable")
         elif not is_yes_no(item.answer):
-            span = align_answer(item.answer, section.text, questions[number - 1], fuzzy_threshold=method.fuzzy_threshold)
+            span = align_answer(
+                item.answer, section.text, questions[number - 1], fuzzy_threshold=method.fuzzy_threshold
+            )
             span = _tidy(method, span, section.text) if span is not None else None
             if span is not None and _check_answer(method, questions[number - 1], span, section.text):
                 continue  # stays unplaceable: the recovered quote fails the same checks as a first answer
@@ -256,16 +342,30 @@ async def _requote(chat: ChatClient, prompts: PromptSet, method: MethodConfig, s
     return recovered
 
 
-async def _harden(chat: ChatClient, prompts: PromptSet, method: MethodConfig, question: str, text: str,
-                  result: DocumentResult, call: CallContext) -> Hardened:  # fmt: skip
+async def _harden(
+    chat: ChatClient,
+    prompts: PromptSet,
+    method: MethodConfig,
+    question: str,
+    text: str,
+    result: DocumentResult,
+    call: CallContext,
+) -> Hardened:
     """Rewrite `question` without the words it reused from `text`, up to `harden_rounds` times (see hardening)."""
     target = method.max_overlap if method.max_overlap is not None else 1.0
     best, best_overlap, rounds = question, question_context_overlap(question, text), 0
     while rounds < method.harden_rounds and best_overlap > target and (avoid := reused_words(best, text)):
         prompt = prompts.render("harden", question=best, avoid_words=avoid)
         try:  # a later round samples a little: the same prompt at temperature 0 would repeat itself
-            completion = await _ask(chat, prompt, method, temperature=0.0 if rounds == 0 else 0.7,
-                                    seed=method.seed + rounds, call=call, max_tokens=method.tokens_for("harden"))  # fmt: skip
+            completion = await _ask(
+                chat,
+                prompt,
+                method,
+                temperature=0.0 if rounds == 0 else 0.7,
+                seed=method.seed + rounds,
+                call=call,
+                max_tokens=method.tokens_for("harden"),
+            )
         except (TransientLLMError, TruncatedCompletionError):
             break  # optional step: the easy question stays
         rounds += 1
@@ -278,13 +378,30 @@ async def _harden(chat: ChatClient, prompts: PromptSet, method: MethodConfig, qu
     return Hardened(best, question, best_overlap, rounds)
 
 
-async def _verify(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any, record: dict[str, Any],
-                  question: str, grammar: str | None, result: DocumentResult, call: CallContext) -> Verdict | None:  # fmt: skip
+async def _verify(
+    chat: ChatClient,
+    prompts: PromptSet,
+    method: MethodConfig,
+    section: Any,
+    record: dict[str, Any],
+    question: str,
+    grammar: str | None,
+    result: DocumentResult,
+    call: CallContext,
+) -> Verdict | None:
     """The verifier's verdict on `record`'s answer for `question` (None: the call itself failed)."""
     prompt = prompts.render("verify", section_text=section.text, question=question)
     try:
-        completion = await _ask(chat, prompt, method, temperature=0.0, seed=method.seed, call=call,
-                                max_tokens=method.tokens_for("verify"), grammar=grammar)  # fmt: skip
+        completion = await _ask(
+            chat,
+            prompt,
+            method,
+            temperature=0.0,
+            seed=method.seed,
+            call=call,
+            max_tokens=method.tokens_for("verify"),
+            grammar=grammar,
+        )
     except (TransientLLMError, TruncatedCompletionError):
         return None
     result.completion_tokens["verify"] += completion.usage.completion_tokens
@@ -295,9 +412,18 @@ async def _verify(chat: ChatClient, prompts: PromptSet, method: MethodConfig, se
     return judge(first, completion.text, section.text, question, fuzzy_threshold=method.fuzzy_threshold)
 
 
-async def _keep(chat: ChatClient, prompts: PromptSet, method: MethodConfig, section: Any,
-                ordered: list[dict[str, Any]], keep: int, result: DocumentResult, call: CallContext,
-                harden: Callable[[str], Awaitable[Hardened]] | None, source_text: str) -> list[dict[str, Any]]:  # fmt: skip
+async def _keep(
+    chat: ChatClient,
+    prompts: PromptSet,
+    method: MethodConfig,
+    section: Any,
+    ordered: list[dict[str, Any]],
+    keep: int,
+    result: DocumentResult,
+    call: CallContext,
+    harden: Callable[[str], Awaitable[Hardened]] | None,
+    source_text: str,
+) -> list[dict[str, Any]]:
     """Take candidates in selection order until K are kept: harden, verify, cap the unanswerable share.
 
     Without verification this is the paper's first-K selection (plus the cap). With it, each disagreement is a
@@ -323,17 +449,29 @@ async def _keep(chat: ChatClient, prompts: PromptSet, method: MethodConfig, sect
             verdict = await _verify(chat, prompts, method, section, record, hardened.question, grammar, result, call)
             if verdict is not None and verdict.agrees:
                 result.hardening["kept_hardened"] += 1
-                kept.append({**rewrite_question(record, hardened.question, source_text), "verified": True,
-                             "verifier_answer": verdict.answer, "original_question": hardened.original,
-                             "harden_rounds": hardened.rounds})  # fmt: skip
+                kept.append(
+                    {
+                        **rewrite_question(record, hardened.question, source_text),
+                        "verified": True,
+                        "verifier_answer": verdict.answer,
+                        "original_question": hardened.original,
+                        "harden_rounds": hardened.rounds,
+                    }
+                )
                 continue
             result.hardening["fell_back"] += 1
         verdict = await _verify(chat, prompts, method, section, record, record["question"], grammar, result, call)
         if verdict is None:
             result.drops["verify_failed"] += 1  # a rambling or failing check keeps nothing, costs no other pair
         elif verdict.agrees:
-            kept.append({**record, "verified": True, "verifier_answer": verdict.answer,
-                         "harden_rounds": hardened.rounds if hardened is not None else 0})  # fmt: skip
+            kept.append(
+                {
+                    **record,
+                    "verified": True,
+                    "verifier_answer": verdict.answer,
+                    "harden_rounds": hardened.rounds if hardened is not None else 0,
+                }
+            )
         else:
             result.drops[verdict.reason or "verify_disagree"] += 1
     if method.verify:
@@ -362,8 +500,15 @@ async def process_document(
         else:
             source_text = document.text
         questions = await ask_questions(
-            chat, source_text, method.summarize, prompts, method, defaults.num_questions, question_temperature,
-            call=calls.at("questions"), tokens=result.completion_tokens,
+            chat,
+            source_text,
+            method.summarize,
+            prompts,
+            method,
+            defaults.num_questions,
+            question_temperature,
+            call=calls.at("questions"),
+            tokens=result.completion_tokens,
         )
     except DocumentFailed as exc:
         result.failure = exc.failure
@@ -375,8 +520,9 @@ async def process_document(
 
         async def harden(question: str) -> Hardened:
             if question not in hardened:
-                hardened[question] = await _harden(chat, prompts, method, question, measured_on, result,
-                                                   calls.at("harden"))  # fmt: skip
+                hardened[question] = await _harden(
+                    chat, prompts, method, question, measured_on, result, calls.at("harden")
+                )
                 result.hardening["hardened"] += hardened[question].changed
                 result.hardening["rounds"] += hardened[question].rounds
             return hardened[question]
@@ -401,8 +547,16 @@ async def process_document(
             continue
         prompt = prompts.render("answers", section_text=section.text, section_name=section.name, questions=questions)
         grammar = answers_json_grammar(section.text, len(questions)) if uses_grammar(chat, method) else None
-        answers = await _answer_call(chat, prompt, method, len(questions), result, "answers",
-                                     calls.at(f"answers/{section.name}"), grammar=grammar)  # fmt: skip
+        answers = await _answer_call(
+            chat,
+            prompt,
+            method,
+            len(questions),
+            result,
+            "answers",
+            calls.at(f"answers/{section.name}"),
+            grammar=grammar,
+        )
         by_number = {a.number: a.answer for a in answers}
         placed: dict[int, Placed] = {}  # by question number; absent: not placed
         unplaceable: list[tuple[int, str]] = []
@@ -419,8 +573,9 @@ async def process_document(
                 placed[number] = Placed(answer, verbatim, verbatim.match if verbatim else "unanswerable")
             elif is_yes_no(answer):
                 result.drops["yes_no"] += 1
-            elif (placement := place_answer(answer, section.text, question,
-                                            fuzzy_threshold=method.fuzzy_threshold)).span is not None:  # fmt: skip
+            elif (
+                placement := place_answer(answer, section.text, question, fuzzy_threshold=method.fuzzy_threshold)
+            ).span is not None:
                 span = _tidy(method, placement.span, section.text)
                 if problem := _check_answer(method, question, span, section.text):
                     result.drops[problem] += 1
@@ -431,8 +586,18 @@ async def process_document(
                 unplaceable.append((number, answer))
                 refusals[number] = placement.refused
         if unplaceable and method.requote:
-            placed.update(await _requote(chat, prompts, method, section, questions, unplaceable, result,
-                                         call=calls.at(f"requote/{section.name}")))  # fmt: skip
+            placed.update(
+                await _requote(
+                    chat,
+                    prompts,
+                    method,
+                    section,
+                    questions,
+                    unplaceable,
+                    result,
+                    call=calls.at(f"requote/{section.name}"),
+                )
+            )
         for number, _ in unplaceable:
             if number not in placed:  # refused by a safety guard, or nothing in the section resembles it
                 reason = refusals.get(number)
@@ -444,13 +609,32 @@ async def process_document(
             result.placements[match] += 1
             candidates.append(
                 make_record(
-                    method=method.name, document_id=document.id, title=document.title, section=section.name,
-                    context=section.text, question=questions[number - 1], span=span, model=model_id,
-                    prompt_version=prompts.version, model_answer=answer, match=match, source_text=source_text,
-                )  # fmt: skip
+                    method=method.name,
+                    document_id=document.id,
+                    title=document.title,
+                    section=section.name,
+                    context=section.text,
+                    question=questions[number - 1],
+                    span=span,
+                    model=model_id,
+                    prompt_version=prompts.version,
+                    model_answer=answer,
+                    match=match,
+                    source_text=source_text,
+                )
             )
-        kept = await _keep(chat, prompts, method, section, select(candidates, len(candidates), method.selection),
-                           defaults.keep, result, calls.at(f"verify/{section.name}"), harden, source_text)  # fmt: skip
+        kept = await _keep(
+            chat,
+            prompts,
+            method,
+            section,
+            select(candidates, len(candidates), method.selection),
+            defaults.keep,
+            result,
+            calls.at(f"verify/{section.name}"),
+            harden,
+            source_text,
+        )
         result.funnel["kept"] += len(kept)
         result.records.extend(kept)
     return result

@@ -39,12 +39,13 @@ def _clean(answer: str) -> str:
     text = answer.strip().strip('"').strip()
     for prefix in ("answer:", "quote:", "quotation:"):
         if text.lower().startswith(prefix):
-            text = text[len(prefix):].strip().strip('"').strip()
+            text = text[len(prefix) :].strip().strip('"').strip()
     return text
 
 
-def judge(first: Span | None, verifier_answer: str, section_text: str, question: str, *,
-          fuzzy_threshold: float = 90.0) -> Verdict:  # fmt: skip
+def judge(
+    first: Span | None, verifier_answer: str, section_text: str, question: str, *, fuzzy_threshold: float = 90.0
+) -> Verdict:
     """Compare the verifier's answer with the pair's span (None: the pair says unanswerable)."""
     answer = _clean(verifier_answer)
     if not answer or is_unanswerable(answer):  # unless it is a verbatim quote ("None" in "Comparison: None.")
@@ -52,8 +53,11 @@ def judge(first: Span | None, verifier_answer: str, section_text: str, question:
         if placed is None:
             return Verdict(answer, None, None if first is None else "verify_unanswerable")
     else:
-        placed = None if is_yes_no(answer) else place_answer(answer, section_text, question,
-                                                              fuzzy_threshold=fuzzy_threshold).span  # fmt: skip
+        placed = (
+            None
+            if is_yes_no(answer)
+            else place_answer(answer, section_text, question, fuzzy_threshold=fuzzy_threshold).span
+        )
     if first is None:
         return Verdict(answer, placed, "verify_answerable" if placed is not None else "verify_unplaced")
     if placed is None:

@@ -1,4 +1,4 @@
-"""Multi-seed experiments: one model per (training set, seed), checkpoint chosen on the gold dev set, tested on gold test.
+"""Multi-seed experiments: one model per (training set, seed), checkpoint chosen on gold dev, tested on gold test.
 
 The paper reports mean ± sd over seeds 42, 1234 and 666; synthetic configs and gold data are run
 side by side under the same settings so the table compares like with like. Presets carry the
@@ -23,23 +23,41 @@ from clinqa_synth.errors import ClinqaError
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "radqa": {
         "data": {"version_2_with_negative": True, "max_seq_length": 512, "doc_stride": 128},
-        "training": {"learning_rate": 1e-5, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 2,
-                     "num_train_epochs": 40},  # fmt: skip
+        "training": {
+            "learning_rate": 1e-5,
+            "per_device_train_batch_size": 8,
+            "gradient_accumulation_steps": 2,
+            "num_train_epochs": 40,
+        },
     },
     "mimicqa": {
         "data": {"version_2_with_negative": False, "max_seq_length": 512, "doc_stride": 128},
-        "training": {"learning_rate": 1e-5, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 2,
-                     "num_train_epochs": 10},  # fmt: skip
+        "training": {
+            "learning_rate": 1e-5,
+            "per_device_train_batch_size": 4,
+            "gradient_accumulation_steps": 2,
+            "num_train_epochs": 10,
+        },
     },
     "none": {"data": {}, "training": {}},
 }
-SELECTION = {"eval_strategy": "epoch", "save_strategy": "epoch", "load_best_model_at_end": True,
-             "metric_for_best_model": "f1", "save_total_limit": 1, "report_to": "none"}  # fmt: skip
+SELECTION = {
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "load_best_model_at_end": True,
+    "metric_for_best_model": "f1",
+    "save_total_limit": 1,
+    "report_to": "none",
+}
 REPORTED = ("exact", "f1", "ro")
 # the splits the paper discusses, in results.md beside the headline: answerable / unanswerable gold questions, and
 # questions that share / do not share a content word with their context (RO is where synthetic data shows)
-SPLITS = (("HasAns_f1", "F1 answerable"), ("NoAns_f1", "F1 unanswerable"), ("ro_overlap", "RO overlap"),
-          ("ro_no_overlap", "RO no overlap"))  # fmt: skip
+SPLITS = (
+    ("HasAns_f1", "F1 answerable"),
+    ("NoAns_f1", "F1 unanswerable"),
+    ("ro_overlap", "RO overlap"),
+    ("ro_no_overlap", "RO no overlap"),
+)
 
 
 class TrainingSource(BaseModel):
@@ -62,8 +80,9 @@ class TrainingSet(BaseModel):
     mix: list[TrainingSource] = []
 
     def sources(self) -> list[TrainingSource]:
-        inline = TrainingSource(dataset_name=self.dataset_name, dataset_config_name=self.dataset_config_name,
-                                train_file=self.train_file)  # fmt: skip
+        inline = TrainingSource(
+            dataset_name=self.dataset_name, dataset_config_name=self.dataset_config_name, train_file=self.train_file
+        )
         return ([inline] if inline.dataset_name or inline.train_file else []) + list(self.mix)
 
 
@@ -90,15 +109,19 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         if any(e["loc"] == ("model_name_or_path",) for e in exc.errors()):
-            problems += (" — name the backbone: model_name_or_path: packaged-minilm (the small offline encoder, for "
-                         "smoke runs) or a path / Hub id of a real one (the paper: RoBERTa-large-PM-M3-Voc)")
+            problems += (
+                " — name the backbone: model_name_or_path: packaged-minilm (the small offline encoder, for "
+                "smoke runs) or a path / Hub id of a real one (the paper: RoBERTa-large-PM-M3-Voc)"
+            )
         raise ClinqaError(f"{path} is not a valid experiment config: {problems}") from None
     if config.preset not in PRESETS:
         raise ClinqaError(f"unknown preset {config.preset!r}; choose {', '.join(PRESETS)}")
     for training_set in config.training_sets:
         if not training_set.sources():
-            raise ClinqaError(f"{path}: training set {training_set.name!r} has no data: give dataset_name "
-                              "(+ dataset_config_name), train_file, or mix: [...]")  # fmt: skip
+            raise ClinqaError(
+                f"{path}: training set {training_set.name!r} has no data: give dataset_name "
+                "(+ dataset_config_name), train_file, or mix: [...]"
+            )
     return config
 
 
@@ -108,8 +131,11 @@ def training_rows(training_set: TrainingSet) -> list[dict[str, Any]]:
 
     rows: list[dict[str, Any]] = []
     for source in training_set.sources():
-        split = load_qa_file(source.train_file) if source.train_file else \
-            load_qa_dataset(str(source.dataset_name), source.dataset_config_name, "train")  # fmt: skip
+        split = (
+            load_qa_file(source.train_file)
+            if source.train_file
+            else load_qa_dataset(str(source.dataset_name), source.dataset_config_name, "train")
+        )
         rows += [{k: row[k] for k in ("id", "title", "context", "question", "answers")} for row in split]
     return rows
 
@@ -148,12 +174,20 @@ def _run_one(config: ExperimentConfig, training_set: TrainingSet, seed: int, out
         for row in training_rows(training_set):
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     data = DataTrainingArguments(
-        train_file=str(train_file), validation_file=config.validation_file, test_file=config.test_file,
+        train_file=str(train_file),
+        validation_file=config.validation_file,
+        test_file=config.test_file,
         **{**preset["data"], **config.data_args},
-    )  # fmt: skip
+    )
     has_test = config.test_file is not None
-    training = TrainingArguments(output_dir=str(out), seed=seed, do_train=True, do_eval=True, do_predict=has_test,
-                                 **{**SELECTION, **preset["training"], **config.training_args})  # fmt: skip
+    training = TrainingArguments(
+        output_dir=str(out),
+        seed=seed,
+        do_train=True,
+        do_eval=True,
+        do_predict=has_test,
+        **{**SELECTION, **preset["training"], **config.training_args},
+    )
     results = run_qa(ModelArguments(model_name_or_path=config.model_name_or_path), data, training)
     scores = results["predict"] if has_test else results["eval"]
     prefix = "predict_" if has_test else "eval_"
@@ -173,19 +207,30 @@ def summarize_runs(runs: dict[str, dict[int, dict[str, float]]]) -> dict[str, di
     return table
 
 
-def markdown_table(table: dict[str, dict[str, tuple[float, float]]], seeds: list[int], *, scored_on_dev: bool = False) -> str:
+def markdown_table(
+    table: dict[str, dict[str, tuple[float, float]]], seeds: list[int], *, scored_on_dev: bool = False
+) -> str:
     splits = [(key, label) for key, label in SPLITS if any(key in metrics for metrics in table.values())]
-    lines = ["| training set | EM | F1 | RO | " + " | ".join(label for _, label in splits) + " |",
-             "|---|---:|---:|---:|" + "---:|" * len(splits)]  # fmt: skip
+    lines = [
+        "| training set | EM | F1 | RO | " + " | ".join(label for _, label in splits) + " |",
+        "|---|---:|---:|---:|" + "---:|" * len(splits),
+    ]
     for name, metrics in table.items():
-        cells = [f"{metrics[m][0]:.1f} ± {metrics[m][1]:.1f}" if m in metrics else "–"
-                 for m in list(REPORTED) + [key for key, _ in splits]]  # fmt: skip
+        cells = [
+            f"{metrics[m][0]:.1f} ± {metrics[m][1]:.1f}" if m in metrics else "–"
+            for m in list(REPORTED) + [key for key, _ in splits]
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
-    where = ("scores on the same gold dev split (no test file given: an optimistic estimate)" if scored_on_dev
-             else "scores on gold test")  # fmt: skip
-    lines.append(f"Mean ± sd over seeds {', '.join(map(str, seeds))}; checkpoint chosen on the gold dev F1, {where}. "
-                 "RO overlap / no overlap: questions that share / share no content word with their context.")
+    where = (
+        "scores on the same gold dev split (no test file given: an optimistic estimate)"
+        if scored_on_dev
+        else "scores on gold test"
+    )
+    lines.append(
+        f"Mean ± sd over seeds {', '.join(map(str, seeds))}; checkpoint chosen on the gold dev F1, {where}. "
+        "RO overlap / no overlap: questions that share / share no content word with their context."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -250,8 +295,14 @@ def run_experiment(path: str | Path) -> dict[str, Any]:
             runs.setdefault(training_set.name, {})[seed] = scores
             fingerprints.setdefault(training_set.name, {})[seed] = wanted[(training_set.name, seed)]
             table = summarize_runs(runs)
-            payload = {"config": config.model_dump(), "runs": runs, "fingerprints": fingerprints,
-                       "table": {n: {m: list(v) for m, v in t.items()} for n, t in table.items()}}  # fmt: skip
+            payload = {
+                "config": config.model_dump(),
+                "runs": runs,
+                "fingerprints": fingerprints,
+                "table": {n: {m: list(v) for m, v in t.items()} for n, t in table.items()},
+            }
             results_path.write_text(json.dumps(payload, indent=2))
-            (root / "results.md").write_text(markdown_table(table, config.seeds, scored_on_dev=config.test_file is None))
+            (root / "results.md").write_text(
+                markdown_table(table, config.seeds, scored_on_dev=config.test_file is None)
+            )
     return json.loads(results_path.read_text())

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import datasets
 
@@ -51,12 +52,14 @@ def _check_and_normalize(row: dict[str, Any], source: str, normalize: bool) -> d
     context = row["context"]
     texts, starts = list(row["answers"]["text"]), list(row["answers"]["answer_start"])
     if len(texts) != len(starts):
-        raise GoldFormatError(f"{source}: question {row['id']!r} has {len(texts)} answer texts but {len(starts)} starts")
+        raise GoldFormatError(
+            f"{source}: question {row['id']!r} has {len(texts)} answer texts but {len(starts)} starts"
+        )
     for text, start in zip(texts, starts):
         if not answer_at(context, start, text):
             raise GoldFormatError(
                 f"{source}: question {row['id']!r}: answer_start {start} does not point at {text!r} "
-                f"(found {context[start:start + len(text)]!r}). Fix the offset or the text."
+                f"(found {context[start : start + len(text)]!r}). Fix the offset or the text."
             )
     if not normalize:
         return row
@@ -68,7 +71,9 @@ def _check_and_normalize(row: dict[str, Any], source: str, normalize: bool) -> d
         new_text = _WS.sub(" ", stripped)
         new_start = mapping[start + lead]
         if not answer_at(new_context, new_start, new_text):
-            raise GoldFormatError(f"{source}: question {row['id']!r}: answer {text!r} lost its place after whitespace normalisation")
+            raise GoldFormatError(
+                f"{source}: question {row['id']!r}: answer {text!r} lost its place after whitespace normalisation"
+            )
         new_texts.append(new_text)
         new_starts.append(new_start)
     return {**row, "context": new_context, "answers": {"text": new_texts, "answer_start": new_starts}}
@@ -91,7 +96,10 @@ def _squad_rows(path: Path) -> Iterator[dict[str, Any]]:
                 "title": str(article.get("title", "")),
                 "context": paragraph["context"],
                 "question": qa["question"],
-                "answers": {"text": [a["text"] for a in answers], "answer_start": [int(a["answer_start"]) for a in answers]},
+                "answers": {
+                    "text": [a["text"] for a in answers],
+                    "answer_start": [int(a["answer_start"]) for a in answers],
+                },
             }
 
 
@@ -111,9 +119,13 @@ def _table_rows(path: Path) -> Iterator[dict[str, Any]]:
                 answers = json.loads(answers)
             except json.JSONDecodeError:
                 raise GoldFormatError(f"{path}: question {row['id']!r}: 'answers' is not JSON") from None
-        yield {"id": str(row["id"]), "title": str(row.get("title") or ""), "context": row["context"],
-               "question": row["question"],
-               "answers": {"text": list(answers["text"]), "answer_start": [int(s) for s in answers["answer_start"]]}}  # fmt: skip
+        yield {
+            "id": str(row["id"]),
+            "title": str(row.get("title") or ""),
+            "context": row["context"],
+            "question": row["question"],
+            "answers": {"text": list(answers["text"]), "answer_start": [int(s) for s in answers["answer_start"]]},
+        }
 
 
 def load_qa_file(path: str | Path, *, normalize_whitespace: bool = False) -> datasets.Dataset:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import collections
 import re
 import string
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from clinqa_synth.squad import occurrences
 from clinqa_synth.text import question_overlaps_context
@@ -70,8 +71,12 @@ def _golds(answers: Mapping[str, Any]) -> list[str]:
     return [text for text in answers.get("text", []) if normalize_answer(text)]
 
 
-def _best_threshold(scores: Mapping[str, float], na_probs: Mapping[str, float], has_answer: Mapping[str, bool],
-                    predictions: Mapping[str, str]) -> tuple[float, float]:  # fmt: skip
+def _best_threshold(
+    scores: Mapping[str, float],
+    na_probs: Mapping[str, float],
+    has_answer: Mapping[str, bool],
+    predictions: Mapping[str, str],
+) -> tuple[float, float]:
     """Official search: start from answering nothing, admit questions in order of increasing null odds."""
     current = best = float(sum(1 for q in scores if not has_answer[q]))
     best_thresh = 0.0
@@ -126,7 +131,9 @@ def squad_v2_metrics(
         golds = _golds(ref["answers"])
         has_answer[qid] = bool(golds)
         targets = golds or [""]
-        abstained = na_probs is not None and na_prob_threshold is not None and na_probs.get(qid, 0.0) > na_prob_threshold
+        abstained = (
+            na_probs is not None and na_prob_threshold is not None and na_probs.get(qid, 0.0) > na_prob_threshold
+        )
         if abstained:
             prediction = ""
         exact[qid] = max(exact_score(g, prediction) for g in targets)
@@ -158,7 +165,10 @@ def squad_v2_metrics(
     }
     if ro_span_hits:
         result["ro_span"] = mean(float(ro_span_hits[q]) for q in qids)
-    for prefix, subset in (("HasAns", [q for q in qids if has_answer[q]]), ("NoAns", [q for q in qids if not has_answer[q]])):
+    for prefix, subset in (
+        ("HasAns", [q for q in qids if has_answer[q]]),
+        ("NoAns", [q for q in qids if not has_answer[q]]),
+    ):
         if subset:
             result[f"{prefix}_exact"] = mean(exact[q] for q in subset)
             result[f"{prefix}_f1"] = mean(f1[q] for q in subset)
@@ -175,7 +185,9 @@ def squad_v2_metrics(
         by_id = _answers_by_id(references, qids)
         raw_exact = {q: max(exact_score(g, predictions[q]) for g in (_golds(a) or [""])) for q, a in by_id.items()}
         raw_f1 = {q: max(f1_score(g, predictions[q]) for g in (_golds(a) or [""])) for q, a in by_id.items()}
-        result["best_exact"], result["best_exact_thresh"] = _best_threshold(raw_exact, na_probs, has_answer, predictions)
+        result["best_exact"], result["best_exact_thresh"] = _best_threshold(
+            raw_exact, na_probs, has_answer, predictions
+        )
         result["best_f1"], result["best_f1_thresh"] = _best_threshold(raw_f1, na_probs, has_answer, predictions)
     return result
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from clinqa_synth.errors import ClinqaError
 
@@ -50,12 +51,22 @@ def windows(context: str, target_chars: int) -> Iterator[tuple[int, int]]:
 
 
 def _bears_answer(paragraph: dict[str, Any], start: int, end: int) -> bool:
-    return any(start <= a["answer_start"] and a["answer_start"] + len(a["text"]) <= end
-               for qa in paragraph["qas"] for a in qa["answers"])  # fmt: skip
+    return any(
+        start <= a["answer_start"] and a["answer_start"] + len(a["text"]) <= end
+        for qa in paragraph["qas"]
+        for a in qa["answers"]
+    )
 
 
-def sample_passages(articles: list[dict[str, Any]], count: int, *, target_chars: int = 1200, seed: int = 0,
-                    max_per_article: int = 2, answer_bearing_share: float = 0.5) -> list[Passage]:  # fmt: skip
+def sample_passages(
+    articles: list[dict[str, Any]],
+    count: int,
+    *,
+    target_chars: int = 1200,
+    seed: int = 0,
+    max_per_article: int = 2,
+    answer_bearing_share: float = 0.5,
+) -> list[Passage]:
     """`count` windows drawn with `seed`: `answer_bearing_share` of them hold a gold answer, the rest are drawn from
     the windows that hold none (most windows of a paper hold none, so a plain draw would leave the gold training
     set of the same passages nearly empty); at most `max_per_article` per article, so many papers are seen."""
@@ -63,7 +74,9 @@ def sample_passages(articles: list[dict[str, Any]], count: int, *, target_chars:
     for article in articles:
         for paragraph in article["paragraphs"]:
             context = paragraph["context"]
-            article_id = str(paragraph.get("document_id") or article.get("title") or len(pools[True]) + len(pools[False]))
+            article_id = str(
+                paragraph.get("document_id") or article.get("title") or len(pools[True]) + len(pools[False])
+            )
             for number, (start, end) in enumerate(windows(context, target_chars)):
                 passage = Passage(f"{article_id}-w{number}", article_id, start, end, context[start:end])
                 pools[_bears_answer(paragraph, start, end)].append(passage)
@@ -83,8 +96,10 @@ def sample_passages(articles: list[dict[str, Any]], count: int, *, target_chars:
                 per_article[passage.article_id] = per_article.get(passage.article_id, 0) + 1
                 taken += 1
         if taken < wanted[bearing]:
-            raise ClinqaError(f"only {taken} {'answer-bearing' if bearing else 'answer-free'} passages available "
-                              f"(asked for {wanted[bearing]}); lower the count or raise max_per_article")  # fmt: skip
+            raise ClinqaError(
+                f"only {taken} {'answer-bearing' if bearing else 'answer-free'} passages available "
+                f"(asked for {wanted[bearing]}); lower the count or raise max_per_article"
+            )
     return sorted(chosen, key=lambda p: p.id)
 
 
@@ -100,14 +115,29 @@ def gold_for_passages(articles: list[dict[str, Any]], passages: list[Passage]) -
             for passage in by_article.get(article_id, []):
                 qas = []
                 for qa in paragraph["qas"]:
-                    answers = [a for a in qa["answers"]
-                               if passage.start <= a["answer_start"] and a["answer_start"] + len(a["text"]) <= passage.end]  # fmt: skip
+                    answers = [
+                        a
+                        for a in qa["answers"]
+                        if passage.start <= a["answer_start"] and a["answer_start"] + len(a["text"]) <= passage.end
+                    ]
                     if answers and len(answers) == len(qa["answers"]):
-                        qas.append({"id": f"{qa['id']}@{passage.id}", "question": qa["question"], "is_impossible": False,
-                                    "answers": [{"text": a["text"], "answer_start": a["answer_start"] - passage.start}
-                                                for a in answers]})  # fmt: skip
-                data.append({"title": passage.id, "paragraphs": [{"context": passage.text, "document_id": passage.id,
-                                                                  "qas": qas}]})  # fmt: skip
+                        qas.append(
+                            {
+                                "id": f"{qa['id']}@{passage.id}",
+                                "question": qa["question"],
+                                "is_impossible": False,
+                                "answers": [
+                                    {"text": a["text"], "answer_start": a["answer_start"] - passage.start}
+                                    for a in answers
+                                ],
+                            }
+                        )
+                data.append(
+                    {
+                        "title": passage.id,
+                        "paragraphs": [{"context": passage.text, "document_id": passage.id, "qas": qas}],
+                    }
+                )
     return {"version": "covid-qa-passages", "data": data}
 
 

@@ -58,7 +58,9 @@ def _offset_arrays(features: Any, length: int) -> tuple[np.ndarray, np.ndarray]:
     starts = np.full((len(offsets), length), -1, dtype=np.int64)
     ends = np.full((len(offsets), length), -1, dtype=np.int64)
     for i, row_offsets in enumerate(offsets):
-        pairs = np.array([o if o is not None else (-1, -1) for o in row_offsets[:length]], dtype=np.int64).reshape(-1, 2)
+        pairs = np.array([o if o is not None else (-1, -1) for o in row_offsets[:length]], dtype=np.int64).reshape(
+            -1, 2
+        )
         starts[i, : len(pairs)], ends[i, : len(pairs)] = pairs[:, 0], pairs[:, 1]
     return starts, ends
 
@@ -135,13 +137,25 @@ def postprocess_predictions(
                 f, flat_index = int(cand_feature[index]), int(cand_flat[index])
                 si, ei = top_start[f, flat_index // k], top_end[f, flat_index % k]
                 a, b = int(char_start[f, si]), int(char_end[f, ei])
-                candidates.append({
-                    "text": context[a:b], "offsets": (a, b), "score": float(cand_scores[index]),
-                    "start_logit": float(start_logits[f, si]), "end_logit": float(end_logits[f, ei]),
-                })  # fmt: skip
+                candidates.append(
+                    {
+                        "text": context[a:b],
+                        "offsets": (a, b),
+                        "score": float(cand_scores[index]),
+                        "start_logit": float(start_logits[f, si]),
+                        "end_logit": float(end_logits[f, ei]),
+                    }
+                )
         if version_2_with_negative and min_null is not None:
-            candidates.append({"text": "", "offsets": (0, 0), "score": min_null[0], "start_logit": min_null[1],
-                               "end_logit": min_null[2]})  # fmt: skip
+            candidates.append(
+                {
+                    "text": "",
+                    "offsets": (0, 0),
+                    "score": min_null[0],
+                    "start_logit": min_null[1],
+                    "end_logit": min_null[2],
+                }
+            )
             candidates.sort(key=lambda c: c["score"], reverse=True)
             candidates = candidates[: n_best_size + 1]
         if not candidates:

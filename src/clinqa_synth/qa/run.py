@@ -30,10 +30,15 @@ def load_splits(data: DataTrainingArguments, training: Any) -> dict[str, dataset
     """train/validation/test as asked: a file wins over `--dataset_name` (the test split needs a file)."""
     wanted = (
         ("train", training.do_train, data.train_file, True, "--do_train needs --train_file or --dataset_name"),
-        ("validation", training.do_eval, data.validation_file, True,
-         "--do_eval needs --validation_file (a gold dev set) or a dataset with a validation split"),
+        (
+            "validation",
+            training.do_eval,
+            data.validation_file,
+            True,
+            "--do_eval needs --validation_file (a gold dev set) or a dataset with a validation split",
+        ),
         ("test", training.do_predict, data.test_file, False, "--do_predict needs --test_file"),
-    )  # fmt: skip
+    )
     limits = {"train": data.max_train_samples, "validation": data.max_eval_samples, "test": data.max_predict_samples}
     splits: dict[str, datasets.Dataset] = {}
     for name, asked, file, from_dataset, missing in wanted:
@@ -51,11 +56,13 @@ def load_splits(data: DataTrainingArguments, training: Any) -> dict[str, dataset
 
 
 def _metrics(data: DataTrainingArguments, predictions: Predictions, examples: datasets.Dataset) -> dict[str, float]:
-    references = [{"id": e["id"], "answers": e["answers"], "context": e["context"], "question": e["question"]}
-                  for e in examples]  # fmt: skip
+    references = [
+        {"id": e["id"], "answers": e["answers"], "context": e["context"], "question": e["question"]} for e in examples
+    ]
     na_probs = predictions.null_odds if data.version_2_with_negative else None
-    return squad_v2_metrics(predictions.answers, references, na_probs=na_probs,
-                            prediction_offsets=predicted_offsets(predictions))  # fmt: skip
+    return squad_v2_metrics(
+        predictions.answers, references, na_probs=na_probs, prediction_offsets=predicted_offsets(predictions)
+    )
 
 
 def predicted_offsets(predictions: Predictions) -> dict[str, tuple[int, int] | None]:
@@ -70,13 +77,16 @@ def predicted_offsets(predictions: Predictions) -> dict[str, tuple[int, int] | N
 def _write_predictions(output_dir: Path, predictions: Predictions, prefix: str = "") -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / f"{prefix}predictions.json").write_text(json.dumps(predictions.answers, indent=2, ensure_ascii=False))
-    (output_dir / f"{prefix}nbest_predictions.json").write_text(json.dumps(predictions.nbest, indent=1, ensure_ascii=False))
+    (output_dir / f"{prefix}nbest_predictions.json").write_text(
+        json.dumps(predictions.nbest, indent=1, ensure_ascii=False)
+    )
     if predictions.null_odds:
         (output_dir / f"{prefix}null_odds.json").write_text(json.dumps(predictions.null_odds, indent=2))
 
 
-def run_qa(model_args: ModelArguments, data: DataTrainingArguments, training: Any,
-           callbacks: list[Any] | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+def run_qa(
+    model_args: ModelArguments, data: DataTrainingArguments, training: Any, callbacks: list[Any] | None = None
+) -> dict[str, dict[str, float]]:
     """Train/evaluate/predict as configured; returns the metrics of each phase that ran.
 
     `callbacks` are `transformers.TrainerCallback`s handed to the Trainer (early stopping, timing, logging).
@@ -95,8 +105,9 @@ def run_qa(model_args: ModelArguments, data: DataTrainingArguments, training: An
     if not getattr(tokenizer, "is_fast", False):
         raise ClinqaError(f"{model_path} has no fast tokenizer; offset mappings need one")
     model = AutoModelForQuestionAnswering.from_pretrained(model_path, cache_dir=model_args.cache_dir)
-    settings = FeatureSettings(min(data.max_seq_length, tokenizer.model_max_length), data.doc_stride,
-                               data.pad_to_max_length)  # fmt: skip
+    settings = FeatureSettings(
+        min(data.max_seq_length, tokenizer.model_max_length), data.doc_stride, data.pad_to_max_length
+    )
 
     def featurize(split: datasets.Dataset, train: bool) -> datasets.Dataset:
         fn = prepare_train_features if train else prepare_eval_features

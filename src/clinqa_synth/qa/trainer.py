@@ -8,7 +8,8 @@ then post-processes the logits against the untokenised examples and computes the
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from transformers import Trainer
@@ -43,28 +44,42 @@ class QuestionAnsweringTrainer(Trainer):
             prediction_loss_only=False,
             metric_key_prefix=prefix,
         )
-        start_logits, end_logits = output.predictions[:2] if isinstance(output.predictions, tuple) else output.predictions
+        start_logits, end_logits = (
+            output.predictions[:2] if isinstance(output.predictions, tuple) else output.predictions
+        )
         return np.asarray(start_logits), np.asarray(end_logits), dict(output.metrics or {})
 
-    def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval",
-                 eval_examples: Any = None) -> dict[str, float]:  # fmt: skip
+    def evaluate(
+        self,
+        eval_dataset: Any = None,
+        ignore_keys: Any = None,
+        metric_key_prefix: str = "eval",
+        eval_examples: Any = None,
+    ) -> dict[str, float]:
         dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
         examples = eval_examples if eval_examples is not None else self.eval_examples
         start, end, loop_metrics = self._logits(dataset, "Evaluation", "eval")
-        metrics = {k: v for k, v in loop_metrics.items() if k.endswith(("_runtime", "_samples_per_second", "_steps_per_second"))}
+        metrics = {
+            k: v
+            for k, v in loop_metrics.items()
+            if k.endswith(("_runtime", "_samples_per_second", "_steps_per_second"))
+        }
         if self.post_process is not None and self.metrics_fn is not None and examples is not None:
             predictions = self.post_process(examples, dataset, start, end)
             self.last_predictions = predictions
             metrics.update({f"{metric_key_prefix}_{k}": v for k, v in self.metrics_fn(predictions, examples).items()})
-        metrics = {k if k.startswith(f"{metric_key_prefix}_") else f"{metric_key_prefix}_{k.split('_', 1)[-1]}": v
-                   for k, v in metrics.items()}  # fmt: skip
+        metrics = {
+            k if k.startswith(f"{metric_key_prefix}_") else f"{metric_key_prefix}_{k.split('_', 1)[-1]}": v
+            for k, v in metrics.items()
+        }
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         self._memory_tracker.stop_and_update_metrics(metrics) if hasattr(self, "_memory_tracker") else None
         return metrics
 
-    def predict(self, test_dataset: Any, ignore_keys: Any = None, metric_key_prefix: str = "predict",
-                test_examples: Any = None) -> PredictionOutput:  # fmt: skip
+    def predict(
+        self, test_dataset: Any, ignore_keys: Any = None, metric_key_prefix: str = "predict", test_examples: Any = None
+    ) -> PredictionOutput:
         start, end, loop_metrics = self._logits(test_dataset, "Prediction", "test")
         metrics: dict[str, float] = {}
         predictions = None
@@ -72,7 +87,9 @@ class QuestionAnsweringTrainer(Trainer):
             predictions = self.post_process(test_examples, test_dataset, start, end)
             self.last_predictions = predictions
             if self.metrics_fn is not None and "answers" in test_examples.column_names:
-                metrics = {f"{metric_key_prefix}_{k}": v for k, v in self.metrics_fn(predictions, test_examples).items()}
+                metrics = {
+                    f"{metric_key_prefix}_{k}": v for k, v in self.metrics_fn(predictions, test_examples).items()
+                }
         for key, value in loop_metrics.items():
             if key.endswith(("_runtime", "_samples_per_second", "_steps_per_second")):
                 metrics[f"{metric_key_prefix}_{key.split('_', 1)[-1]}"] = value

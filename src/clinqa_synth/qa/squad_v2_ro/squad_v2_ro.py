@@ -13,7 +13,10 @@ from clinqa_synth.qa.metrics import squad_v2_metrics
 
 _DESCRIPTION = "SQuAD v2 exact match / F1 (official normalisation) and Reference Overlap (Bai et al. 2024)."
 _CITATION = "Bai et al., Give me Some Hard Questions: Synthetic Data Generation for Clinical QA, ML4H 2024."
-_KWARGS = "predictions: list of {id, prediction_text, no_answer_probability}; references: list of {id, answers, context?, question?}"
+_KWARGS = (
+    "predictions: list of {id, prediction_text, no_answer_probability}; "
+    "references: list of {id, answers, context?, question?}"
+)
 
 
 class SquadV2RO(evaluate.Metric):
@@ -31,8 +34,10 @@ class SquadV2RO(evaluate.Metric):
                     },
                     "references": {
                         "id": datasets.Value("string"),
-                        "answers": {"text": datasets.List(datasets.Value("string")),
-                                    "answer_start": datasets.List(datasets.Value("int32"))},
+                        "answers": {
+                            "text": datasets.List(datasets.Value("string")),
+                            "answer_start": datasets.List(datasets.Value("int32")),
+                        },
                         "context": datasets.Value("string"),
                         "question": datasets.Value("string"),
                     },
