@@ -1,0 +1,106 @@
+"""Selection, requote failure, document failure and --fail-fast on a scripted chat client (milliseconds each).
+
+The client answers by what the prompt asks for, in the project's chat protocol; LLM errors are raised the way the
+real endpoint client raises them, so the driver's handling is exercised exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from clinqa_synth.documents.model import Document, Section
+from clinqa_synth.errors import ClinqaError
+from clinqa_synth.llm.protocol import Completion, TransientLLMError, Usage
+from clinqa_synth.methods import load_method
+from clinqa_synth.pipeline.driver import RunOptions, run_documents
+from clinqa_synth.pipeline.prompts import PromptSet
+from clinqa_synth.pipeline.steps import process_document
+
+SECTION = Section("report", "FINDINGS: Small left pleural effusion. The heart is enlarged. No pneumothorax.")
+QUESTIONS = ["Is there fluid around the left lung?", "Is there a fracture?", "What size is the heart?"]
+ANSWERS = ["Small left pleural effusion", "Unanswerable", "The cardiac silhouette is large"]  # the 3rd: reworded
+
+
+class Scripted:
+    """Questions and answers by prompt; `fail_on` (a prompt substring) raises a transient LLM error instead."""
+
+    model_id = "scripted"
+
+    def __init__(self, *, questions: str | None = None, fail_on: str | None = None) -> None:
+        self.questions = (
+            questions if questions is not None else "\n".join(f"{i}. {q}" for i, q in enumerate(QUESTIONS, 1))
+        )
+        self.fail_on = fail_on
+        self.calls = 0
+
+    async def chat(self, messages: list, **params: Any) -> Completion:
+        prompt = messages[0]["content"]
+        self.calls += 1
+        if self.fail_on and self.fail_on in prompt:
+            raise TransientLLMError("injected: the server keeps failing")
+        if "numbered list" in prompt:
+            return Completion(self.questions, "stop", Usage(5, 5))
+        answers = [{"number": i, "answer": a} for i, a in enumerate(ANSWERS, 1)]
+        return Completion(json.dumps({"answers": answers}), "stop", Usage(5, 5))
+
+
+def method(**update: Any):  # noqa: ANN201
+    base = load_method("direct")
+    radiology = base.radiology.model_copy(update={"num_questions": 3, "keep": 3})
+    return base.model_copy(update={"verify": False, "radiology": radiology, **update})
+
+
+def run_one(chat: Scripted, **update: Any):  # noqa: ANN201
+    document = Document("cxr", "radiology", (SECTION,))
+    coro = process_document(chat, document, method(**update), PromptSet("radiology"), question_temperature=0.0,
+                            model_id="scripted")  # fmt: skip
+    return asyncio.run(coro)
+
+
+@pytest.mark.parametrize(
+    "selection,first",
+    [("first", QUESTIONS[0]), ("answerable_first", QUESTIONS[0]), ("shortest_question_overlap", QUESTIONS[1])],
+)
+def test_selection_orders_the_kept_pairs(selection: str, first: str) -> None:
+    result = run_one(Scripted(), selection=selection, radiology=method().radiology.model_copy(update={"keep": 1}))
+    assert [r["question"] for r in result.records] == [first]
+    assert result.drops["over_k"] == 1  # two placed, one kept (the reworded answer is unplaceable)
+
+
+def test_a_failing_requote_call_keeps_the_first_pass_pairs() -> None:
+    result = run_one(Scripted(fail_on="word for word"), requote=True)
+    assert result.error is None
+    assert {r["question"] for r in result.records} == {QUESTIONS[0], QUESTIONS[1]}
+    assert result.funnel["requoted"] == 1 and result.funnel["requote_failed"] == 1
+    assert result.drops["unplaceable"] == 1
+
+
+def test_unusable_questions_fail_the_document_with_a_reason() -> None:
+    chat = Scripted(questions="I cannot help with that.")
+    result = run_one(chat)
+    assert result.failure is not None and result.failure.reason == "no_questions" and not result.records
+    assert chat.calls == 3, "asked again twice before giving up"
+
+
+def run_all(chat: Scripted, *, fail_fast: bool) -> list:
+    documents = [Document(f"d{i}", "radiology", (SECTION,)) for i in range(3)]
+
+    async def collect() -> list:
+        return [r async for r in run_documents(documents, method(), chat, options=RunOptions(fail_fast=fail_fast),
+                                               model_id="scripted")]  # fmt: skip
+
+    return asyncio.run(collect())
+
+
+def test_a_failed_document_is_recorded_and_the_run_goes_on() -> None:
+    results = run_all(Scripted(fail_on="Questions:"), fail_fast=False)
+    assert [r.failure.reason for r in results] == ["TransientLLMError"] * 3
+
+
+def test_fail_fast_stops_at_the_first_failed_document() -> None:
+    with pytest.raises(ClinqaError, match="document d0 failed .*--fail-fast"):
+        run_all(Scripted(questions="nothing useful"), fail_fast=True)
