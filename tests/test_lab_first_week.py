@@ -241,6 +241,30 @@ def test_a_mimic_pilot_run_from_the_cli(llm_server, tmp_path: Path, capsys: pyte
     rows = datasets.load_dataset(str(out), "direct@qwen-0.5b", split="train").to_list()
     assert {r["document_id"] for r in rows} <= {"10000001-DS-1"}
     assert main(["push", str(out), "org/name", "--public", "--dry-run"]) == 2
+    # the stored recipe re-runs the same prompts: on the same documents every call comes from the cache
+    again = tmp_path / "again"
+    rerun = [
+        "generate",
+        "--recipe",
+        str(out / "direct@qwen-0.5b"),
+        "--input",
+        str(source),
+        "--where",
+        "note_type=DS",
+        "--limit",
+        "1",
+        "--out",
+        str(again),
+        "--quiet",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--endpoint",
+        llm_server.base_url,
+    ]
+    assert main(rerun) == 0
+    replayed = json.loads((again / "direct@qwen-0.5b" / "generation.json").read_text())
+    assert replayed["llm_usage"]["calls"] == 0 and replayed["llm_usage"]["cache_hits"] > 0
+    assert replayed["prompt_files"] == generation["prompt_files"]
     merged = tmp_path / "merged"
     assert main(["merge", str(merged), str(out)]) == 0
     assert DatasetFolder(merged).credentialed
