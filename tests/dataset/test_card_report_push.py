@@ -35,9 +35,13 @@ def test_card_numbers_match_an_independent_count(generated) -> None:
         pct = round(100 * answerable / rows, 1)
         info = next(i for i in header["dataset_info"] if i["config_name"] == config)
         assert info["splits"][0]["num_examples"] == rows
+        head = next(line for line in readme.splitlines() if line.startswith("| config | method |"))
         line = next(line for line in readme.splitlines() if line.startswith(f"| `{config}` |"))
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        assert cells[2] == str(rows) and cells[4] == f"{pct}%"
+        cells = dict(
+            zip((c.strip() for c in head.strip("|").split("|")), (c.strip() for c in line.strip("|").split("|")))
+        )
+        assert cells["train"] == str(rows) and cells["answerable"] == f"{pct}%"
+        assert cells["generator model"] == f"`{table[0]['model']}`"
     assert "Patient data warning" in readme and "Bai" in readme and "generation.json" not in readme
     assert "embedded llama-cpp-python" in readme  # endpoint kind, never a URL
     assert "http://" not in readme.split("## How it was made")[1]
