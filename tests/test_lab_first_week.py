@@ -329,3 +329,29 @@ def test_a_config_carries_its_recipe_and_reruns_from_it(tmp_path: Path) -> None:
     with pytest.raises(ClinqaError, match="no recipe/method.yaml"):
         read_recipe(tmp_path)
     assert main(["generate", "--recipe", str(out / "direct"), "--config", "direct", "--input", "x"]) == 2
+
+
+def test_the_report_puts_each_training_sets_scores_beside_its_cost(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    generate_scripted(out, "gen-a")
+    results = out / "experiments" / "covidqa" / "results.json"
+    results.parent.mkdir(parents=True)
+    training_sets = [
+        {"name": "gold", "train_file": "gold.json"},
+        {"name": "direct", "dataset_name": str(out), "dataset_config_name": "direct"},
+    ]
+    config = {"seeds": [1, 2], "test_file": None, "training_sets": training_sets}
+    table = {
+        "gold": {"exact": [30.0, 1.0], "f1": [50.0, 2.0], "ro": [60.0, 1.5], "ro_no_overlap": [40.0, 3.0]},
+        "direct": {"exact": [10.0, 0.5], "f1": [20.0, 1.0], "ro": [35.0, 2.5], "ro_no_overlap": [25.0, 1.0]},
+    }
+    results.write_text(json.dumps({"config": config, "table": table}))
+    report = build_report(out).read_text()
+    gold = next(line for line in report.splitlines() if line.startswith("| gold |"))
+    direct = next(line for line in report.splitlines() if line.startswith("| direct |"))
+    assert "50.0 ± 2.0" in gold and gold.rstrip(" |").endswith("–")
+    cells = [c.strip() for c in direct.strip("|").split("|")]
+    rows = datasets.load_dataset(str(out), "direct", split="train").num_rows
+    assert cells[1:5] == ["10.0 ± 0.5", "20.0 ± 1.0", "35.0 ± 2.5", "25.0 ± 1.0"] and cells[5] == str(rows)
+    assert "same gold dev split" in report
+    assert (out / "report" / "experiment-covidqa.png").read_bytes()[:4] == b"\x89PNG"

@@ -242,6 +242,75 @@ def _funnel_table(reports: list[ConfigReport]) -> str:
     return "\n".join(lines)
 
 
+def experiment_table(folder: DatasetFolder, data: dict[str, Any]) -> str:
+    """An experiment's scores beside what each training set cost to make — the paper's table, with its price.
+
+    Training sets that are configs of this folder (their `dataset_name` is the folder) get the generation facts
+    from its generation.json (pairs, mean question overlap, completion tokens and wall time of producing the rows,
+    audit precision where scored); others (gold files) show scores only.
+    """
+    from clinqa_synth.qa.experiment import REPORTED, SPLITS
+
+    generations = folder.configs()
+    root = folder.root.resolve()
+    table = data.get("table", {})
+    splits = [(key, label) for key, label in SPLITS if any(key in m for m in table.values())]
+    lines = [
+        "| training set | EM | F1 | RO | " + " | ".join(label for _, label in splits) + " | pairs | mean overlap "
+        "| completion tokens | generation time | precision (audit) |",
+        "|---|" + "---:|" * (3 + len(splits)) + "---:|---:|---:|---:|---|",
+    ]
+    for training in data.get("config", {}).get("training_sets", []):
+        name = training["name"]
+        metrics = table.get(name, {})
+        cells = [f"{metrics[m][0]:.1f} ± {metrics[m][1]:.1f}" if m in metrics else "–" for m in REPORTED]
+        cells += [f"{metrics[k][0]:.1f} ± {metrics[k][1]:.1f}" if k in metrics else "–" for k, _ in splits]
+        config = training.get("dataset_config_name")
+        source = training.get("dataset_name")
+        generation = generations.get(config) if config and source and Path(source).resolve() == root else None
+        if generation is not None:
+            report = analyse_config(folder.root, config, generation)
+            production = generation.get("production") or {}
+            tokens = production.get("completion_tokens", generation.get("llm_usage", {}).get("completion_tokens"))
+            wall = production.get("wall_s", generation.get("wall_s"))
+            cells += [
+                str(report.rows),
+                f"{report.mean_overlap:.3f}",
+                str(tokens or "–"),
+                f"{wall / 60:.0f} min" if wall else "–",
+                report.precision,
+            ]
+        else:
+            cells += ["–"] * 5
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _experiment_plot(name: str, data: dict[str, Any], out: Path) -> str:
+    """F1 and RO (mean ± sd over seeds) per training set, as bars: the result at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = data.get("table", {})
+    sets = [t["name"] for t in data.get("config", {}).get("training_sets", []) if t["name"] in table]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.38
+    for offset, metric in ((-width / 2, "f1"), (width / 2, "ro")):
+        means = [table[s].get(metric, [0, 0])[0] for s in sets]
+        sds = [table[s].get(metric, [0, 0])[1] for s in sets]
+        ax.bar([i + offset for i in range(len(sets))], means, width, yerr=sds, capsize=3, label=metric.upper())
+    ax.set_xticks(range(len(sets)), sets, rotation=15)
+    ax.set(ylabel="score (mean ± sd over seeds)", title=f"QA model trained on each set: {name}")
+    ax.legend()
+    fig.tight_layout()
+    file = f"experiment-{re.sub(r'[^A-Za-z0-9_-]+', '_', name)}.png"
+    fig.savefig(out / file, dpi=110)
+    plt.close(fig)
+    return file
+
+
 def build_report(out: str | Path, *, experiments: list[Path] | None = None) -> Path:
     """Write `<out>/report/report.md` and plots, and refresh the card with the headline table."""
     from clinqa_synth.dataset.card import write_card
@@ -286,7 +355,17 @@ def build_report(out: str | Path, *, experiments: list[Path] | None = None) -> P
 
         data = json.loads(path.read_text())
         table = {name: {m: tuple(v) for m, v in metrics.items()} for name, metrics in data.get("table", {}).items()}
-        score_tables.append(f"### {path.parent.name}\n\n" + markdown_table(table, data["config"]["seeds"]))
+        plot = _experiment_plot(path.parent.name, data, report_dir)
+        plots.append(plot)
+        score_tables.append(
+            f"### {path.parent.name}\n\n"
+            + experiment_table(folder, data)
+            + "\n\n"
+            + markdown_table(
+                table, data["config"]["seeds"], scored_on_dev=data["config"].get("test_file") is None
+            ).splitlines()[-1]
+            + f"\n\n![{plot}]({plot})\n"
+        )
     if score_tables:
         sections += ["## QA scores (EM / F1 / RO, mean ± sd)", "", *score_tables]
     sections += ["## Plots", ""] + [f"![{p}]({p})" for p in plots]

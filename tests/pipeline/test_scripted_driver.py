@@ -56,8 +56,9 @@ def method(**update: Any):  # noqa: ANN201
 
 def run_one(chat: Scripted, **update: Any):  # noqa: ANN201
     document = Document("cxr", "radiology", (SECTION,))
-    coro = process_document(chat, document, method(**update), PromptSet("radiology"), question_temperature=0.0,
-                            model_id="scripted")  # fmt: skip
+    coro = process_document(
+        chat, document, method(**update), PromptSet("radiology"), question_temperature=0.0, model_id="scripted"
+    )
     return asyncio.run(coro)
 
 
@@ -90,8 +91,12 @@ def run_all(chat: Scripted, *, fail_fast: bool) -> list:
     documents = [Document(f"d{i}", "radiology", (SECTION,)) for i in range(3)]
 
     async def collect() -> list:
-        return [r async for r in run_documents(documents, method(), chat, options=RunOptions(fail_fast=fail_fast),
-                                               model_id="scripted")]  # fmt: skip
+        return [
+            r
+            async for r in run_documents(
+                documents, method(), chat, options=RunOptions(fail_fast=fail_fast), model_id="scripted"
+            )
+        ]
 
     return asyncio.run(collect())
 
