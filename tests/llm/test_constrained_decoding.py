@@ -9,7 +9,7 @@ import pytest
 
 from clinqa_synth.llm.endpoint import EndpointChat
 from clinqa_synth.llm.structured import grammar_fields
-from clinqa_synth.pipeline.grammar import MAX_GRAMMAR_WORDS, answers_json_grammar, span_grammar
+from clinqa_synth.pipeline.grammar import MAX_GRAMMAR_WORDS, answers_json_grammar, answers_list_grammar, span_grammar
 from clinqa_synth.pipeline.parsing import is_yes_no
 from clinqa_synth.pipeline.spans import is_whole_words
 
@@ -34,7 +34,7 @@ def _is_span(text: str) -> bool:
 def test_grammars_parse_in_llama_cpp() -> None:
     import llama_cpp
 
-    for grammar in (span_grammar(SECTION), answers_json_grammar(SECTION, 3)):
+    for grammar in (span_grammar(SECTION), answers_json_grammar(SECTION, 3), answers_list_grammar(SECTION, 3)):
         assert grammar is not None
         llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
     assert span_grammar("word " * (MAX_GRAMMAR_WORDS + 1)) is None, "very long sections fall back to the aligner"
@@ -107,3 +107,27 @@ def test_the_json_answers_grammar_gives_one_span_per_question(llm_server) -> Non
     answers = json.loads(asyncio.run(ask()))["answers"]
     assert [a["number"] for a in answers] == list(range(1, len(QUESTIONS) + 1))
     assert all(_is_span(a["answer"]) for a in answers), answers
+
+
+@pytest.mark.llm
+def test_the_compact_list_grammar_gives_one_span_per_question(llm_server) -> None:
+    client = EndpointChat(llm_server.base_url, api_key="local", structured="llama-cpp-python")
+    questions = "\n".join(f"{i}. {q}" for i, q in enumerate(QUESTIONS, 1))
+    prompt = (
+        f"{SECTION}\n\n---\nAnswer each question by quoting the text, or Unanswerable.\n{questions}\n"
+        'Reply with a JSON list of the answers, one string per question, in order: ["...", "..."].'
+    )
+
+    async def ask() -> tuple[str, int]:
+        try:
+            grammar = answers_list_grammar(SECTION, len(QUESTIONS))
+            completion = await client.chat(
+                [{"role": "user", "content": prompt}], max_tokens=512, seed=0, grammar=grammar
+            )
+            return completion.text, completion.usage.completion_tokens
+        finally:
+            await client.aclose()
+
+    text, tokens = asyncio.run(ask())
+    answers = json.loads(text)
+    assert len(answers) == len(QUESTIONS) and all(_is_span(a) for a in answers), answers

@@ -109,3 +109,21 @@ def test_a_failed_document_is_recorded_and_the_run_goes_on() -> None:
 def test_fail_fast_stops_at_the_first_failed_document() -> None:
     with pytest.raises(ClinqaError, match="document d0 failed .*--fail-fast"):
         run_all(Scripted(questions="nothing useful"), fail_fast=True)
+
+
+class ListReplies(Scripted):
+    """Replies to the answers call in the format its prompt asks for: the compact list, or the numbered object."""
+
+    async def chat(self, messages: list, **params: Any) -> Completion:
+        prompt = messages[0]["content"]
+        if "JSON list of the answers" in prompt:
+            self.calls += 1
+            return Completion(json.dumps(ANSWERS), "stop", Usage(5, 5))
+        return await super().chat(messages, **params)
+
+
+def test_the_compact_answer_format_keeps_the_same_pairs() -> None:
+    listed = run_one(ListReplies(), answer_format="list")
+    numbered = run_one(Scripted())
+    assert [r["question"] for r in listed.records] == [r["question"] for r in numbered.records]
+    assert [r["answers"] for r in listed.records] == [r["answers"] for r in numbered.records]

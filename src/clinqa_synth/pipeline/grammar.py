@@ -111,6 +111,22 @@ def span_grammar(section_text: str) -> str | None:
     return "\n".join([f'root ::= "{UNANSWERABLE}" | ' + " | ".join(entries), *rules]) + "\n"
 
 
+def answers_list_grammar(section_text: str, count: int) -> str | None:
+    """GBNF for the compact answers format: a JSON list of `count` strings, ["<span or Unanswerable>", …].
+
+    The same spans as `answers_json_grammar` without the per-answer keys: about 3 tokens of structure per answer
+    instead of about 11 (method key `answer_format: list`).
+    """
+    built = _span_rules(section_text, in_json=True)
+    if built is None or not built[1] or count < 1:
+        return None
+    rules, entries = built
+    items = ' ", " '.join(['"\\"" answer "\\""'] * count)
+    return (
+        "\n".join([f'root ::= "[" {items} "]"', f'answer ::= "{UNANSWERABLE}" | ' + " | ".join(entries), *rules]) + "\n"
+    )
+
+
 def answers_json_grammar(section_text: str, count: int) -> str | None:
     """GBNF for the answers call: {"answers": [{"number": i, "answer": "<span or Unanswerable>"}, …]} for i=1..count."""
     built = _span_rules(section_text, in_json=True)

@@ -97,7 +97,14 @@ class PromptSet:
             no_overlap=True,
             prefixes=["is", "what"],
         )
-        self.render("answers", section_text="sample", section_name="report", questions=["q1?", "q2?"])
+        for answer_format in ("object", "list"):
+            self.render(
+                "answers",
+                section_text="sample",
+                section_name="report",
+                questions=["q1?", "q2?"],
+                answer_format=answer_format,
+            )
         self.render("requote", section_text="sample", section_name="report", items=[{"question": "q1?", "answer": "a"}])
         self.render("verify", section_text="sample", question="q1?")
         self.render("harden", question="q1?", avoid_words=["sample"])

@@ -31,7 +31,7 @@ from clinqa_synth.pipeline.answer_checks import (
     near_duplicates,
     without_layout,
 )
-from clinqa_synth.pipeline.grammar import answers_json_grammar, span_grammar
+from clinqa_synth.pipeline.grammar import answers_json_grammar, answers_list_grammar, span_grammar
 from clinqa_synth.pipeline.hardening import Hardened, difficulty_text, drifted_anatomy, parse_rewrite, reused_words
 from clinqa_synth.pipeline.parsing import (
     SummaryError,
@@ -63,6 +63,8 @@ ANSWER_SCHEMA: dict[str, Any] = {
     },
     "required": ["answers"],
 }
+# answer_format: list — one string per question, in order
+ANSWER_LIST_SCHEMA: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 FORMAT_RETRIES = 2
 # The yield funnel, defined once for the run summary, generation.json, the card and the report. Per section: each
 # parsed question is answered (or dropped before answering), placed, verified when the method verifies, kept.
@@ -276,6 +278,7 @@ async def _answer_call(
     step: Step,
     call: CallContext,
     grammar: str | None = None,
+    schema: dict[str, Any] | None = None,
 ) -> list:
     """One answers call (JSON schema, or the span grammar, where supported), retried when nothing parses."""
     return (
@@ -288,7 +291,7 @@ async def _answer_call(
             temperature=0.0,
             call=call,
             tokens=result.completion_tokens,
-            response_format=ANSWER_SCHEMA,
+            response_format=schema or ANSWER_SCHEMA,
             grammar=grammar,
         )
         or []
@@ -545,8 +548,15 @@ async def process_document(
             result.drops[reason] += count
         if not questions:
             continue
-        prompt = prompts.render("answers", section_text=section.text, section_name=section.name, questions=questions)
-        grammar = answers_json_grammar(section.text, len(questions)) if uses_grammar(chat, method) else None
+        prompt = prompts.render(
+            "answers",
+            section_text=section.text,
+            section_name=section.name,
+            questions=questions,
+            answer_format=method.answer_format,
+        )
+        build = answers_list_grammar if method.answer_format == "list" else answers_json_grammar
+        grammar = build(section.text, len(questions)) if uses_grammar(chat, method) else None
         answers = await _answer_call(
             chat,
             prompt,
@@ -556,6 +566,7 @@ async def process_document(
             "answers",
             calls.at(f"answers/{section.name}"),
             grammar=grammar,
+            schema=ANSWER_LIST_SCHEMA if method.answer_format == "list" else ANSWER_SCHEMA,
         )
         by_number = {a.number: a.answer for a in answers}
         placed: dict[int, Placed] = {}  # by question number; absent: not placed
