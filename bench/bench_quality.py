@@ -2,6 +2,7 @@
 """The pipeline as shipped vs the paper's pipeline, same documents, same model (docs/benchmarks.md §8).
 
   python bench/bench_quality.py OUT [--configs direct,nooverlap_summary] [--model default] [--docs DIR]
+                                   [--variant NAME:KEY=VALUE[,KEY=VALUE]] [--shipped-only]
 
 Documents: bench/documents/radiology (synthetic reports used by no test). For each config two variants run,
 each with its own completion cache so that both pay for every call they make:
@@ -64,14 +65,23 @@ def legacy_aligner() -> Any:
     return module
 
 
-def write_variants(configs: list[str], folder: Path) -> None:
-    """`<config>` (shipped) and `<config>_paper` method files in `folder`."""
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """`list:answer_format=list` → ("list", {"answer_format": "list"}) (values parsed as YAML scalars)."""
+    name, _, settings = text.partition(":")
+    pairs = [item.split("=", 1) for item in settings.split(",") if item]
+    return name, {key: yaml.safe_load(value) for key, value in pairs}
+
+
+def write_variants(configs: list[str], folder: Path, extra: dict[str, dict[str, Any]] | None = None) -> None:
+    """`<config>` (shipped), `<config>_paper` and `<config>_<variant>` method files in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     shipped = available_methods()
     for config in configs:
         data = yaml.safe_load(shipped[config].read_text())
         (folder / f"{config}.yaml").write_text(yaml.safe_dump(data))
         (folder / f"{config}_paper.yaml").write_text(yaml.safe_dump({**data, **PAPER}))
+        for name, overrides in (extra or {}).items():
+            (folder / f"{config}_{name}.yaml").write_text(yaml.safe_dump({**data, **overrides}))
 
 
 def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, Any]:
@@ -124,10 +134,18 @@ def main() -> None:
         action="store_true",
         help="run only the shipped variants (the paper variants' figures are already on record)",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+        help="also run the shipped method with these settings as <config>_NAME, e.g. list:answer_format=list",
+    )
     args = parser.parse_args()
     configs = args.configs.split(",")
     methods = args.out / "methods"
-    write_variants(configs, methods)
+    extra = dict(parse_variant(v) for v in args.variant)
+    write_variants(configs, methods, extra)
     documents = len(list(args.docs.glob("*.txt")))
 
     legacy_spans = legacy_aligner()
@@ -156,7 +174,8 @@ def main() -> None:
     steps.place_answer = recording
     table: dict[str, Any] = {}
     for config in configs:
-        for name in (config,) if args.shipped_only else (f"{config}_paper", config):
+        base = (config,) if args.shipped_only else (f"{config}_paper", config)
+        for name in base + tuple(f"{config}_{variant}" for variant in extra):
             current[0] = name
             llm = LLMSettings(model=args.model, cache_dir=args.out / "cache" / name)
             started = time.perf_counter()
