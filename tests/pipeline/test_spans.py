@@ -131,6 +131,9 @@ def test_a_non_exact_placement_never_changes_negation_laterality_numbers_or_date
         ("in January", "in June", "date"),
         ("There is no pleural effusion", "No pleural effusion", None),
         ("The left kidney", "left kidney", None),
+        ("3 times a week", "three times a week", None),  # seen in real output: the same number, in words
+        ("three cm nodule", "four cm nodule", "number"),
+        ("two lesions", "lesions", "number"),
     ],
 )
 def test_meaning_change_guard(answer: str, placed: str, change: str | None) -> None:

@@ -7,7 +7,8 @@ with the placed text on the four things a clinician reads first and refuses the 
 
 - negation: no, not, without, absent, negative, denies/denied, free of, none, never, neither/nor, -n't;
 - laterality: left, right, bilateral/both;
-- numbers (with the unit word that follows them: "5 mm" differs from "5 cm");
+- numbers, written in digits or words ("three" is 3), with the unit word that follows them: "5 mm" differs from
+  "5 cm", "3 times a week" equals "three times a week";
 - dates: month names and every digit group (a date is its digits).
 
 The comparison is on multisets, so a placement may drop filler words but never add, drop or swap one of
@@ -73,6 +74,15 @@ MONTHS = {
     )
     for m in names.split()
 }
+# Number words read as their value, so "three times a week" and "3 times a week" say the same thing (and "three cm"
+# vs "four cm" differ, which as plain words they would not).
+NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90"}
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+n't|[a-z]+")
 
 
@@ -94,10 +104,11 @@ def clinical_signature(text: str) -> dict[str, Counter]:
             negation[NEGATION_CUES[token]] += 1
         if token in LATERALITY:
             laterality[LATERALITY[token]] += 1
-        if token[0].isdigit():
+        if token[0].isdigit() or token in NUMBER_WORDS:
             following = tokens[index + 1] if index + 1 < len(tokens) else ""
             unit = following if following.isalpha() and len(following) <= 5 and following not in MONTHS else ""
-            numbers[(token.replace(",", "."), unit)] += 1
+            value = NUMBER_WORDS.get(token, token.replace(",", "."))
+            numbers[(value, unit)] += 1
         elif token in MONTHS:
             dates[MONTHS[token]] += 1
     return {"negation": negation, "laterality": laterality, "number": numbers, "date": dates}
