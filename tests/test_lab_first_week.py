@@ -355,3 +355,15 @@ def test_the_report_puts_each_training_sets_scores_beside_its_cost(tmp_path: Pat
     assert cells[1:5] == ["10.0 ± 0.5", "20.0 ± 1.0", "35.0 ± 2.5", "25.0 ± 1.0"] and cells[5] == str(rows)
     assert "same gold dev split" in report
     assert (out / "report" / "experiment-covidqa.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_merged_shards_keep_their_summed_cost_and_their_recipe(tmp_path: Path) -> None:
+    parts = [tmp_path / f"shard-{i}" for i in range(2)]
+    for i, part in enumerate(parts):
+        generate_scripted(part, "gen-a", shard=(i, 2))
+    productions = [json.loads((p / "direct" / "generation.json").read_text())["production"] for p in parts]
+    assert main(["merge", str(tmp_path / "merged"), *map(str, parts)]) == 0
+    merged = json.loads((tmp_path / "merged" / "direct" / "generation.json").read_text())["production"]
+    assert merged["completion_tokens"] == sum(p["completion_tokens"] for p in productions) > 0
+    assert merged["wall_s"] == pytest.approx(sum(p["wall_s"] for p in productions))
+    assert (tmp_path / "merged" / "direct" / "recipe" / "method.yaml").is_file()

@@ -35,7 +35,19 @@ def _combine(generations: list[dict[str, Any]]) -> dict[str, Any]:
     }
     for key in ("answerable", "unanswerable"):
         merged[key] = sum(g.get(key, 0) for g in generations)
-    merged["wall_s"] = max(g.get("wall_s", 0) for g in generations)
+    merged["wall_s"] = max(g.get("wall_s", 0) for g in generations)  # shards run side by side: the longest
+    productions = [g.get("production") or {} for g in generations]
+    if any(productions):  # what producing all the rows cost: summed, wall time as machine time over all shards
+        keys = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "reasoning_tokens", "wall_s")
+        merged["production"] = {
+            key: (
+                sum(p.get(key) or 0 for p in productions) if all(p.get(key) is not None for p in productions) else None
+            )
+            for key in keys
+        } | {
+            "created": max((p.get("created") or "" for p in productions), default=None),
+            "summed_over_shards": len(productions),
+        }
     merged["credentialed"] = any(g.get("credentialed") for g in generations)
     merged["shard"] = None
     merged["merged_from"] = len(generations)
