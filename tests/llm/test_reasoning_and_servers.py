@@ -138,20 +138,26 @@ def test_generate_with_a_thinking_model_gives_the_same_dataset_and_sends_the_tem
     assert proxy.bodies and all(b.get("chat_template_kwargs") == {"enable_thinking": False} for b in proxy.bodies)
 
 
+def one_cached_call(settings: LLMSettings) -> tuple[int, list[str]]:
+    """One chat call through open_llm (cache included): the calls that reached the server, and the run's notices."""
+    with open_llm(settings) as session:
+
+        async def go() -> None:
+            try:
+                await session.chat.chat(PROMPT, max_tokens=32, seed=0)
+            finally:
+                await session.endpoint.aclose()
+
+        asyncio.run(go())
+        return session.accounting.calls, session.notices
+
+
 @pytest.mark.llm
 def test_the_template_switch_is_part_of_the_cache_key(llm_server, tmp_path: Path) -> None:
     def calls(kwargs: dict | None) -> int:
-        settings = LLMSettings(endpoint=proxy.url, cache_dir=tmp_path / "cache", chat_template_kwargs=kwargs)
-        with open_llm(settings) as session:
-
-            async def go() -> None:
-                try:
-                    await session.chat.chat(PROMPT, max_tokens=32, seed=0)
-                finally:
-                    await session.endpoint.aclose()
-
-            asyncio.run(go())
-            return session.accounting.calls
+        return one_cached_call(
+            LLMSettings(endpoint=proxy.url, cache_dir=tmp_path / "cache", chat_template_kwargs=kwargs)
+        )[0]
 
     with FaultProxy(llm_server.base_url, memoize=True) as proxy:
         assert calls(None) == 1 and calls(None) == 0
@@ -210,16 +216,7 @@ def test_each_server_is_recognised_from_what_it_says_about_itself() -> None:
 @pytest.mark.llm
 def test_a_new_checkpoint_under_the_same_served_name_misses_the_cache(llm_server, tmp_path: Path) -> None:
     def run() -> tuple[int, list[str]]:
-        with open_llm(LLMSettings(endpoint=proxy.url, cache_dir=tmp_path / "cache")) as session:
-
-            async def go() -> None:
-                try:
-                    await session.chat.chat(PROMPT, max_tokens=32, seed=0)
-                finally:
-                    await session.endpoint.aclose()
-
-            asyncio.run(go())
-            return session.accounting.calls, session.notices
+        return one_cached_call(LLMSettings(endpoint=proxy.url, cache_dir=tmp_path / "cache"))
 
     with FaultProxy(llm_server.base_url, memoize=True) as proxy:
         proxy.models_patch = dict(VLLM_MODELS)
