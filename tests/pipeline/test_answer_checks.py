@@ -48,6 +48,11 @@ def test_identity_questions(question: str, identity: bool) -> None:
 def test_answer_problems() -> None:
     assert answer_problem("Where is the PICC tip?", "low SVC", SECTION, max_answer_words=30) is None
     assert answer_problem("Where is the PICC tip?", " , ", SECTION, max_answer_words=30) == "blank_answer"
+    # a span of function words answers nothing (seen: "The", kept on a COVID-QA passage); a number still answers
+    assert (
+        answer_problem("How did the B cells become dominant?", "The", SECTION, max_answer_words=30) == "stopword_answer"
+    )
+    assert answer_problem("How many nodules are there?", "2", SECTION, max_answer_words=30) is None
     assert answer_problem("What are the findings?", SECTION, SECTION, max_answer_words=100) == "whole_section"
     assert answer_problem("What are the findings?", SECTION, SECTION, max_answer_words=10) == "long_answer"
 

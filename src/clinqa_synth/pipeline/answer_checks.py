@@ -96,6 +96,10 @@ def answer_problem(question: str, answer: str, section_text: str, *, max_answer_
     """The drop reason for an answerable pair, or None when it passes the cheap checks."""
     if not words(answer):
         return "blank_answer"
+    if not content_words(answer) and not any(char.isdigit() for char in answer):
+        # "The", "of the": a span of function words answers nothing (seen on COVID-QA passages, where a verifier
+        # quoting the sentence that starts with "The" even agreed with it); "5" or "2 x" still pass
+        return "stopword_answer"
     if is_echo_answer(question, answer):
         return "echo_answer"
     if is_interpretive_question(question):
