@@ -200,7 +200,7 @@ class EndpointChat:
         response_format: dict[str, Any] | None = None,
         grammar: str | None = None,
     ) -> Completion:
-        dialect = "none" if self.structured == "auto" else self.structured  # auto before preflight: send nothing
+        dialect = self._dialect
         if grammar is not None:  # a grammar already fixes the format (it may embed JSON): send no schema with it
             fmt, extra_body = None, grammar_fields(grammar, dialect)
         else:
@@ -248,9 +248,7 @@ class EndpointChat:
         can flip a greedy token. Re-playing the previous (cached) call restores the exact server state
         an uninterrupted run had. Best effort: the result is discarded, failures are ignored.
         """
-        fmt, extra_body = request_fields(
-            params.get("response_format"), "none" if self.structured == "auto" else self.structured
-        )
+        fmt, extra_body = request_fields(params.get("response_format"), self._dialect)
         extra_body = self._with_template_kwargs(extra_body)
         async with self._semaphore:
             try:
@@ -266,6 +264,11 @@ class EndpointChat:
             except LLMError:
                 pass  # a one-token completion is "truncated" by design; anything else shows on the real call
         self.accounting.record_prime()
+
+    @property
+    def _dialect(self) -> str:
+        """The structured-output dialect to send: "auto" before preflight has resolved it sends nothing."""
+        return "none" if self.structured == "auto" else self.structured
 
     def _with_template_kwargs(self, extra_body: dict[str, Any]) -> dict[str, Any]:
         return (

@@ -240,9 +240,9 @@ def generate_to_folder(
     for prompts in prompt_sets.values():
         prompts.validate()
     summary = RunSummary(config=name, out=str(folder.root), method=method, whole_input=whole_input)
+    if opts.credentialed:
+        folder.mark_credentialed("--credentialed")  # a no-op when the folder is already marked
     credentialed = opts.credentialed or folder.credentialed
-    if credentialed:
-        folder.mark_credentialed("--credentialed" if not folder.credentialed else "earlier run")
     documents = DocumentStream(
         source,
         kind=opts.kind,
