@@ -5,8 +5,8 @@
 
 The same scoring as `clinqa-synth audit OUT --score` (clinqa_synth.audit.score), but over committed label files
 whose datasets are not in the tree; also counts the labelled pairs that today's pre-answer checks would drop
-(identity, two-questions-in-one) and the echo and interpretive span answers, so a check's effect can be read off
-the labels.
+(identity, two-questions-in-one), the echo and interpretive span answers and the checked "Unanswerable" verdicts
+(hedged mention, off-topic body part), so a check's effect can be read off the labels.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 from clinqa_synth.audit import read_labels, score
 from clinqa_synth.pipeline.answer_checks import (
@@ -21,7 +22,20 @@ from clinqa_synth.pipeline.answer_checks import (
     is_echo_answer,
     is_identity_question,
     is_interpretive_question,
+    unanswerable_problem,
 )
+
+# the labelled pairs come from the benchmark reports; the off-topic check needs the whole report
+DOCUMENTS = Path(__file__).parent / "documents" / "radiology"
+
+
+def caught_unanswerable(row: dict[str, str]) -> bool:
+    """A pair marked Unanswerable that today's verdict checks would drop (hedged mention, off-topic body part)."""
+    if row["is_impossible"] != "True":
+        return False
+    document = DOCUMENTS / f"{row['document_id']}.txt"
+    report = document.read_text(encoding="utf-8") if document.exists() else row["context"]
+    return unanswerable_problem(row["question"], row["context"], report, one_region=True) is not None
 
 
 def main(paths: list[str]) -> None:
@@ -37,6 +51,7 @@ def main(paths: list[str]) -> None:
             if is_identity_question(r["question"])
             or is_compound_question(r["question"])
             or (r["answer"] and (is_echo_answer(r["question"], r["answer"]) or is_interpretive_question(r["question"])))
+            or caught_unanswerable(r)
         ]
         table[config] = {
             **score(rows),

@@ -166,3 +166,64 @@ def test_a_span_answer_to_a_why_or_what_it_means_question_is_dropped() -> None:
         "Which areas show increased signal compared to surrounding tissue?",
     ):
         assert not is_interpretive_question(question), question
+
+
+# --- "Unanswerable" verdicts the section contradicts ------------------------------------------------------
+
+CXR = (
+    "IMPRESSION: 1. PICC line tip in the low SVC. 2. Increased left basilar opacity, likely atelectasis, though "
+    "infection cannot be excluded. 3. Small left pleural effusion."
+)
+BRAIN = "IMPRESSION: Acute right precentral gyrus infarct without hemorrhage. Chronic small vessel ischemic disease."
+PE = (
+    "IMPRESSION: Right lower lobe segmental and subsegmental pulmonary emboli without right heart strain. "
+    "Possible small right lower lobe pulmonary infarct."
+)
+THYROID = (
+    "IMPRESSION: 1.9 cm right lower pole nodule, TI-RADS 5; fine needle aspiration is recommended. "
+    "7 mm left spongiform nodule, TI-RADS 1, no follow-up needed."
+)
+
+
+@pytest.mark.parametrize(
+    "question,section,finding",
+    [
+        # labelled answerable_marked_unanswerable in docs/audit: the section answers, negated or hedged
+        ("Are there any hemorrhagic transformations present in the patient's brain?", BRAIN, "hemorrhagic"),
+        ("Is there any evidence of infection on the chest radiograph?", CXR, "infection"),
+        ("Are there any peripheral opacities or signs of pulmonary infarct in the right lower lobe?", PE, "infarct"),
+        # labelled correct: the finding is not mentioned, or mentioned without a cue of its own
+        ("Is there any pleural effusion present?", PE, None),
+        ("What is the size of the main pulmonary artery?", PE, None),  # "possible … pulmonary infarct": anatomy
+        ("Is there a palpable neck nodule?", THYROID, None),  # "no follow-up" belongs to another clause
+        ("Is there any midline shift?", BRAIN, None),
+        ("Are there any other fractures present in the knee?", "Minimally displaced tibial plateau fracture.", None),
+    ],
+)
+def test_a_finding_the_section_negates_or_hedges_is_not_unanswerable(
+    question: str, section: str, finding: str | None
+) -> None:
+    from clinqa_synth.pipeline.answer_checks import hedged_mention, unanswerable_problem
+
+    found = hedged_mention(question, section)
+    assert (found[0] if found else None) == finding
+    expected = "mentioned_unanswerable" if finding else None
+    assert unanswerable_problem(question, section, section, one_region=False) == expected
+
+
+def test_an_unanswerable_about_a_body_part_the_report_never_names_is_trivial_on_reports_only() -> None:
+    from clinqa_synth.pipeline.answer_checks import unanswerable_problem
+
+    knee = "EXAMINATION: Knee radiograph. IMPRESSION: Minimally displaced lateral tibial plateau fracture."
+    question = "What is the significance of the fluid around the lungs?"
+    assert unanswerable_problem(question, knee, knee, one_region=True) == "off_topic_unanswerable"
+    assert unanswerable_problem(question, knee, knee, one_region=False) is None  # a note covers the whole patient
+    assert unanswerable_problem("Is there a joint effusion in the knee?", knee, knee, one_region=True) is None
+    # the body part is named elsewhere in the report (another section): a sensible question about the region
+    assert unanswerable_problem("Is the knee joint aligned?", "IMPRESSION: Fracture.", knee, one_region=True) is None
+
+
+def test_when_the_prior_study_was_done_is_a_logistics_question() -> None:
+    assert is_identity_question("How long ago was the previous chest radiograph taken?")
+    assert is_identity_question("When was the prior CT performed?")
+    assert not is_identity_question("Has the effusion changed since the prior study?")

@@ -263,3 +263,29 @@ def test_a_rewrite_about_another_body_part_is_not_used() -> None:
     assert not drifted_anatomy(
         "How big is the spongy growth on the left?", "What is the size of the left spongiform nodule?", thyroid
     )
+
+
+def test_an_unanswerable_verdict_on_a_finding_the_section_negates_is_dropped_before_verification() -> None:
+    # the same script, but the report now says "No fracture": its "Unanswerable" to "Is there a fracture?" is wrong
+    report = Section("report", REPORT.text + " No fracture.")
+    chat = ScriptedChat()
+    method = load_method("direct")
+    method = method.model_copy(
+        update={"radiology": method.radiology.model_copy(update={"num_questions": 8, "keep": 8})}
+    )
+    result = asyncio.run(
+        process_document(
+            chat,
+            Document("knee", "radiology", (report, IMPRESSION)),
+            method,
+            PromptSet("radiology"),
+            question_temperature=0.0,
+            model_id="s",
+        )
+    )
+    kept = {(r["section"], r["question"]) for r in result.records}
+    assert result.drops["mentioned_unanswerable"] == 1
+    assert ("report", QUESTIONS[7]) not in kept
+    assert ("report", QUESTIONS[5]) in kept, "the other unanswerable-looking pairs are untouched"
+    verified = [p for p in chat.prompts if "Reply with the quotation only" in p and "No fracture." in p]
+    assert verified and not any(f"Question: {QUESTIONS[7]}" in p for p in verified), "the dropped pair cost no call"

@@ -10,11 +10,13 @@ not answer. Each check here returns a drop reason (counted in the funnel and the
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
+from clinqa_synth.pipeline.lexicons import anatomy_terms, body_parts, mention_cues
 from clinqa_synth.pipeline.meaning import clinical_signature
 from clinqa_synth.text import content_words, words
 
@@ -28,7 +30,10 @@ _IDENTITY = re.compile(
     r"who\s+(?:performed|dictated|signed|read|interpreted|ordered|referred)|"
     r"(?:when|what\s+(?:date|time|day))\s+(?:was|is|were)\s+(?:the\s+)?(?:study|exam|examination|scan|report|"
     r"imaging|procedure|visit)\s+(?:performed|done|dictated|signed|obtained|conducted|scheduled|acquired)|"
-    r"(?:date|time)\s+of\s+(?:the\s+)?(?:study|exam|examination|scan|report|visit|dictation))",
+    r"(?:date|time)\s+of\s+(?:the\s+)?(?:study|exam|examination|scan|report|visit|dictation)|"
+    # when the comparison study was done: logistics the report rarely states (labelled bad questions, docs/audit)
+    r"(?:how\s+long\s+ago|when)\s+(?:was|were)\s+(?:the\s+)?(?:previous|prior|last|earlier|comparison)\s+(?:\w+\s+)?"
+    r"(?:study|exam|examination|scan|radiograph|x-?ray|film|imaging|ct|mri|ultrasound))",
     re.I,
 )
 # Layout, not content: a span that starts with the section's heading ("IMPRESSION: 1. PICC line tip…") or a list
@@ -137,3 +142,79 @@ def near_duplicates(questions: Sequence[str], threshold: float = 90.0) -> list[i
         else:
             seen.append(key)
     return duplicates
+
+
+# A clause ends at a sentence or list boundary: a cue in one finding ("no follow-up needed") says nothing about the
+# finding of the next ("7 mm left spongiform nodule").
+_CLAUSE_BREAK = re.compile(r"(?<=[.;:])\s+|\n+|\s+\d{1,2}[.)]\s+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]*")
+
+
+def _phrases(cues: Sequence[str]) -> str:
+    return "|".join(r"\s+".join(map(re.escape, cue.split())) for cue in sorted(cues, key=len, reverse=True))
+
+
+@functools.cache
+def _cue_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    cues = mention_cues()
+    before = re.compile(rf"\b(?:{_phrases(cues['before'])})\b(?:\W+\w+){{0,5}}?\W+$", re.I)
+    after = re.compile(rf"^(?:\W+\w+){{0,3}}?\W+(?:{_phrases(cues['after'])})\b", re.I)
+    return before, after
+
+
+def _same_word(term: str, token: str) -> bool:
+    """One word in two forms: "hemorrhagic"/"hemorrhage", "infarcts"/"infarct" (a shared stem of ≥ 6 letters that
+    leaves at most 3 letters of either), never "pulmonary"/"pulmonic" nor two short words that merely start alike."""
+    if term == token:
+        return True
+    shortest = min(len(term), len(token))
+    if shortest < 5:
+        return False
+    shared = 0
+    while shared < shortest and term[shared] == token[shared]:
+        shared += 1
+    return shared >= max(6, len(term) - 3, len(token) - 3)
+
+
+def hedged_mention(question: str, section_text: str) -> tuple[str, str] | None:
+    """The finding a question asks about, and the clause of the section that mentions it negated or hedged.
+
+    "Are there hemorrhagic transformations?" over "infarct without hemorrhage", "Is there evidence of infection?"
+    over "infection cannot be excluded": the section answers these — negatively or with uncertainty, as RadQA's
+    annotators mark them — so "Unanswerable" is wrong. In the labelled audit set this was the one error that made
+    unanswerable precision low (11 of its 54 unanswerable pairs). Only words that name a finding
+    count: not the question's filler ("evidence", "signs"), laterality, size, or a body part, whose mention in a
+    hedged clause ("possible small right lower lobe pulmonary infarct") says nothing about another finding there.
+    """
+    cues = mention_cues()
+    filler = set(cues["not findings"]) | anatomy_terms()
+    terms = [w for w in content_words(question) if len(w) >= 5 and w not in filler and w.rstrip("s") not in filler]
+    if not terms:
+        return None
+    before, after = _cue_patterns()
+    for clause in _CLAUSE_BREAK.split(section_text):
+        for match in _WORD.finditer(clause):
+            token = match.group().lower()
+            for term in terms:
+                if _same_word(term, token) and (
+                    before.search(clause[: match.start()]) or after.search(clause[match.end() :])
+                ):
+                    return term, clause.strip()
+    return None
+
+
+def unanswerable_problem(question: str, section_text: str, document_text: str, *, one_region: bool) -> str | None:
+    """The drop reason for a pair the model marked "Unanswerable", or None when the verdict is plausible.
+
+    - `mentioned_unanswerable`: the section mentions the finding asked about, negated or hedged (`hedged_mention`).
+    - `off_topic_unanswerable` (reports of one body region only, `one_region`): the question names body parts, none
+      of which the whole report mentions ("fluid around the lungs" on a knee radiograph). Such a question is
+      unanswerable for a trivial reason, as identity questions are; RadQA's unanswerables ask about the region. A
+      clinical note covers the whole patient, so there an organ it never names is a sensible unanswerable.
+    """
+    if hedged_mention(question, section_text):
+        return "mentioned_unanswerable"
+    asked_about = body_parts(question)  # "joint effusion in the knee" on a knee report is on topic: one is enough
+    if one_region and asked_about and not asked_about & body_parts(document_text):
+        return "off_topic_unanswerable"
+    return None

@@ -21,11 +21,10 @@ So a hardened question never carries an answer nobody checked for it. Rows recor
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
-from importlib import resources
 
+from clinqa_synth.pipeline.lexicons import body_parts
 from clinqa_synth.pipeline.meaning import LATERALITY, MONTHS, NEGATION_CUES
 from clinqa_synth.text import content_words, words
 
@@ -69,23 +68,6 @@ def reused_words(question: str, text: str) -> list[str]:
     return seen
 
 
-@functools.cache
-def anatomy_terms() -> frozenset[str]:
-    """The body-part lexicon shipped as a plain file (lexicons/anatomy.txt), lower-cased."""
-    text = (resources.files("clinqa_synth") / "lexicons" / "anatomy.txt").read_text(encoding="utf-8")
-    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
-
-
-def _body_parts(text: str) -> set[str]:
-    terms = anatomy_terms()
-    found = set()
-    for word in words(text):
-        for form in (word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word):
-            if form in terms:
-                found.add(form)
-    return found
-
-
 def drifted_anatomy(rewrite: str, original: str, document_text: str) -> set[str]:
     """Body parts the rewrite names that neither the original question nor the document mentions.
 
@@ -93,7 +75,7 @@ def drifted_anatomy(rewrite: str, original: str, document_text: str) -> set[str]
     into "fluid around the lungs" — and the verifier, the same model, still found a span for them. A rewrite
     may change words, never what it is about, so such a rewrite is not used.
     """
-    return _body_parts(rewrite) - _body_parts(original) - _body_parts(document_text)
+    return body_parts(rewrite) - body_parts(original) - body_parts(document_text)
 
 
 def parse_rewrite(reply: str) -> str | None:

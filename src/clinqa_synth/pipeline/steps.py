@@ -29,6 +29,7 @@ from clinqa_synth.pipeline.answer_checks import (
     is_compound_question,
     is_identity_question,
     near_duplicates,
+    unanswerable_problem,
     without_layout,
 )
 from clinqa_synth.pipeline.grammar import answers_json_grammar, answers_list_grammar, span_grammar
@@ -581,6 +582,11 @@ async def process_document(
             if is_unanswerable(answer):
                 # "None" or "Unknown" can be a real quote ("Comparison: None."): a verbatim occurrence wins
                 verbatim = place_answer(answer, section.text, question, allow_fuzzy=False).span
+                if verbatim is None and method.answer_checks:
+                    one_region = document.kind == "radiology"  # a report images one region; a note, the patient
+                    if problem := unanswerable_problem(question, section.text, document.text, one_region=one_region):
+                        result.drops[problem] += 1
+                        continue
                 placed[number] = Placed(answer, verbatim, verbatim.match if verbatim else "unanswerable")
             elif is_yes_no(answer):
                 result.drops["yes_no"] += 1

@@ -1,0 +1,47 @@
+"""The word lists the checks use, read from plain files in `clinqa_synth/lexicons/` that a clinician can edit.
+
+Keeping them out of the code means a reviewer who finds a missed hedge ("indeterminate") or body part adds a line
+to a text file, not a regular expression.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+from clinqa_synth.text import words
+
+
+def _lines(name: str) -> list[str]:
+    text = (resources.files("clinqa_synth") / "lexicons" / name).read_text(encoding="utf-8")
+    return [line.strip().lower() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+@functools.cache
+def anatomy_terms() -> frozenset[str]:
+    """The body-part lexicon (lexicons/anatomy.txt), lower-cased."""
+    return frozenset(_lines("anatomy.txt"))
+
+
+def body_parts(text: str) -> set[str]:
+    """The lexicon's body parts named in `text`, plurals folded ("lungs" → "lung")."""
+    terms = anatomy_terms()
+    found = set()
+    for word in words(text):
+        for form in (word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word):
+            if form in terms:
+                found.add(form)
+    return found
+
+
+@functools.cache
+def mention_cues() -> dict[str, tuple[str, ...]]:
+    """lexicons/mention_cues.txt by group: `before` / `after` cues of negation and hedging, `not findings`."""
+    groups: dict[str, list[str]] = {}
+    current = None
+    for line in _lines("mention_cues.txt"):
+        if line.startswith("[") and line.endswith("]"):
+            current = groups.setdefault(line[1:-1], [])
+        elif current is not None:
+            current.append(line)
+    return {name: tuple(cues) for name, cues in groups.items()}
