@@ -291,7 +291,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     """`clinqa-synth train <run_qa.py flags>`: the same trainer as scripts/run_qa.py."""
     from clinqa_synth.qa.run import parse_and_run
 
-    results = parse_and_run(args.run_qa_args)
+    results = parse_and_run(args.run_qa_args, prog="clinqa-synth train")
     print(json.dumps(results, indent=2))
     return 0
 
@@ -507,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--config", action="append", default=[], help="config(s) to sample (default: all)")
     audit.add_argument("--seed", type=int, default=0, help="which random sample (the same seed draws the same sheet)")
     audit.add_argument("--sheet-dir", type=Path, help="where review.html/review.csv go (default OUT/audit)")
-    audit.add_argument("--score", type=Path, help="a labelled review.csv/labels.csv: compute precision with 95 % CI")
+    audit.add_argument("--score", type=Path, help="a labelled review.csv/labels.csv: compute precision with 95 %% CI")
     audit.set_defaults(func=cmd_audit)
 
     merge = sub.add_parser("merge", help="join shard folders (generate --shard i/n) into one dataset folder")
@@ -520,7 +520,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:  # every flag goes to run_qa's own parser (argparse's REMAINDER drops a leading --help)
+        args = argparse.Namespace(func=cmd_train, run_qa_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (ClinqaError, LLMError) as exc:

@@ -170,13 +170,16 @@ def run_qa(
     return results
 
 
-def parse_and_run(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
-    """`scripts/run_qa.py` entry: HfArgumentParser over (ModelArguments, DataTrainingArguments, TrainingArguments)."""
+def parse_and_run(argv: list[str] | None = None, prog: str | None = None) -> dict[str, dict[str, float]]:
+    """`scripts/run_qa.py` entry: HfArgumentParser over (ModelArguments, DataTrainingArguments, TrainingArguments).
+
+    `prog` names the command in --help ("clinqa-synth train"); by default the script's own name.
+    """
     import sys
 
     from transformers import HfArgumentParser, TrainingArguments
 
-    parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments))
+    parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments), prog=prog)
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
         model_args, data_args, training_args = parser.parse_json_file(json_file=argv[0])
