@@ -32,6 +32,7 @@ from clinqa_synth.templates_loader import load_template
 LABELS = ("correct", "wrong_span", "should_be_unanswerable", "answerable_marked_unanswerable", "bad_question")
 SHEET_COLUMNS = ("id", "config", "document_id", "section", "question", "answer", "is_impossible", "label", "note")
 AUDIT_FILE = "audit.json"
+DROPS_AUDIT_FILE = "audit_verification_drops.json"
 
 
 class AuditError(ClinqaError):
@@ -50,6 +51,19 @@ def read_rows(out: Path, config: str) -> list[dict[str, Any]]:
     for path in paths:
         rows += pq.read_table(path).to_pylist()
     return rows
+
+
+def read_dropped(out: Path, config: str) -> list[dict[str, Any]]:
+    """The pairs round-trip verification dropped for one config (its verification_drops.jsonl)."""
+    from clinqa_synth.dataset.folder import VERIFICATION_DROPS_FILE
+
+    path = Path(out) / config / VERIFICATION_DROPS_FILE
+    if not path.is_file():
+        raise AuditError(
+            f"{out}/{config} has no {VERIFICATION_DROPS_FILE}: verification dropped nothing there, or the config "
+            "ran with verify: false or before clinqa-synth recorded drops (re-run it: the cache makes that cheap)"
+        )
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def configs_in(out: Path) -> list[str]:
@@ -179,6 +193,41 @@ def score(labelled: list[dict[str, str]]) -> dict[str, Any]:
         "all": precision(labelled),
         "labels": counts,
     }
+
+
+def score_dropped(out: Path, labels_path: Path) -> dict[str, dict[str, Any]]:
+    """Label a sample of verification drops, learn how many right pairs verification threw away.
+
+    Here `correct` means the dropped pair was right — a loss, not a catch — so the share labelled correct is the
+    rate of wrongful drops, per drop reason too. Writes OUT/<config>/audit_verification_drops.json.
+    """
+    from clinqa_synth.dataset.folder import atomic_write_text
+
+    labelled = read_labels(labels_path)
+    results: dict[str, dict[str, Any]] = {}
+    for config in sorted({r.get("config") or "" for r in labelled}):
+        dropped = {row["id"]: row for row in read_dropped(out, config)}
+        rows = [r for r in labelled if (r.get("config") or "") == config]
+        stale = [r["id"] for r in rows if r["id"] not in dropped]
+        if stale:
+            raise AuditError(
+                f"{len(stale)} labelled id(s) of {config} are not among its verification drops (e.g. {stale[0]}): "
+                "label a sheet drawn with `clinqa-synth audit OUT --dropped`"
+            )
+        by_reason: dict[str, list[dict[str, str]]] = {}
+        for row in rows:
+            by_reason.setdefault(dropped[row["id"]]["drop_reason"], []).append(row)
+        results[config] = {
+            "wrongly_dropped": Precision(len(rows), sum(r["label"].strip() == "correct" for r in rows)).as_dict(),
+            "by_reason": {
+                reason: Precision(len(group), sum(r["label"].strip() == "correct" for r in group)).as_dict()
+                for reason, group in sorted(by_reason.items())
+            },
+            "labels": score(rows)["labels"],
+            "labels_file": Path(labels_path).name,
+        }
+        atomic_write_text(Path(out) / config / DROPS_AUDIT_FILE, json.dumps(results[config], indent=2) + "\n")
+    return results
 
 
 def score_folder(out: Path, labels_path: Path) -> dict[str, dict[str, Any]]:

@@ -360,8 +360,28 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Draw a review sheet of kept pairs (--sample N), or score a labelled one (--score labels.csv)."""
-    from clinqa_synth.audit import configs_in, read_rows, sample_rows, score_folder, write_sheet
+    from clinqa_synth.audit import (
+        configs_in,
+        read_dropped,
+        read_rows,
+        sample_rows,
+        score_dropped,
+        score_folder,
+        write_sheet,
+    )
 
+    if args.score and args.dropped:
+        for config, result in score_dropped(args.out, args.score).items():
+            lost = result["wrongly_dropped"]
+            low, high = lost["ci95"]
+            console.print(
+                f"{config}: {lost['correct']} of {lost['labelled']} labelled verification drops were right pairs "
+                f"(wrongly dropped: {lost['precision']:.2f}, 95 % CI {low:.2f}–{high:.2f})"
+            )
+            for reason, part in result["by_reason"].items():
+                console.print(f"  {reason}: {part['correct']} of {part['labelled']} right")
+        console.print(f"[green]scored[/green] → {args.out}/<config>/audit_verification_drops.json")
+        return 0
     if args.score:
         for config, result in score_folder(args.out, args.score).items():
             for kind in ("answerable", "unanswerable"):
@@ -376,11 +396,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
         console.print(f"[green]scored[/green] → {args.out}/<config>/audit.json and the card")
         return 0
     configs = args.config or configs_in(args.out)
-    rows = {config: sample_rows(read_rows(args.out, config), args.sample, args.seed) for config in configs}
-    html_path, csv_path = write_sheet(args.out, rows, args.sheet_dir or args.out / "audit")
+    read = read_dropped if args.dropped else read_rows
+    rows = {config: sample_rows(read(args.out, config), args.sample, args.seed) for config in configs}
+    sheet_dir = args.sheet_dir or args.out / ("audit-dropped" if args.dropped else "audit")
+    html_path, csv_path = write_sheet(args.out, rows, sheet_dir)
+    what = "verification drops" if args.dropped else "pairs"
+    then = " --dropped" if args.dropped else ""
     console.print(
-        f"[green]review sheet[/green] ({sum(map(len, rows.values()))} pairs) → {html_path} and {csv_path}; "
-        f"label them, then: clinqa-synth audit {args.out} --score labels.csv"
+        f"[green]review sheet[/green] ({sum(map(len, rows.values()))} {what}) → {html_path} and {csv_path}; "
+        f"label them, then: clinqa-synth audit {args.out}{then} --score labels.csv"
     )
     return 0
 
@@ -508,6 +532,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--seed", type=int, default=0, help="which random sample (the same seed draws the same sheet)")
     audit.add_argument("--sheet-dir", type=Path, help="where review.html/review.csv go (default OUT/audit)")
     audit.add_argument("--score", type=Path, help="a labelled review.csv/labels.csv: compute precision with 95 %% CI")
+    audit.add_argument(
+        "--dropped",
+        action="store_true",
+        help="sample (or score) the pairs round-trip verification dropped instead of the kept ones: labels say how "
+        "many right pairs verification threw away",
+    )
     audit.set_defaults(func=cmd_audit)
 
     merge = sub.add_parser("merge", help="join shard folders (generate --shard i/n) into one dataset folder")

@@ -113,3 +113,58 @@ def test_precision_is_per_kind() -> None:
     result = score(rows)
     assert result["answerable"]["precision"] == 0.5 and result["unanswerable"]["precision"] == 0.5
     assert result["all"]["labelled"] == 4
+
+
+def test_verification_drops_are_kept_for_review_sampled_scored_and_merged(tmp_path: Path) -> None:
+    """Issue 14: "how many correct pairs verification wrongly dropped" needs the dropped pairs, so every
+    verification drop is written beside the rows, a sheet can be drawn from them and scored, and merge keeps them."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "pipeline"))
+    from test_scripted_pipeline import IMPRESSION, QUESTIONS, REPORT, ScriptedChat
+
+    from clinqa_synth.dataset.merge import merge_shards
+    from clinqa_synth.documents.model import Document
+    from clinqa_synth.pipeline.api import generate_to_folder
+
+    out = tmp_path / "ds"
+    summary = generate_to_folder(
+        [Document("knee", "radiology", (REPORT, IMPRESSION))], config="direct", out=out, chat=ScriptedChat()
+    )
+    drops_file = out / "direct" / "verification_drops.jsonl"
+    dropped = [json.loads(line) for line in drops_file.read_text().splitlines()]
+    verify_drops = {k: v for k, v in summary.drops.items() if k.startswith("verify_") and v}
+    assert verify_drops and len(dropped) == sum(verify_drops.values()), "one line per counted verification drop"
+    answerable_drop = next(d for d in dropped if d["drop_reason"] == "verify_answerable")
+    assert answerable_drop["section"] == "impression" and answerable_drop["question"] == QUESTIONS[0]
+    assert answerable_drop["is_impossible"] and answerable_drop["verifier_answer"] == "Meniscal tear"
+    assert not answerable_drop["verified"] and answerable_drop["context"] == IMPRESSION.text
+    kept_ids = {r["id"] for r in read_rows_of(out)}
+    assert not kept_ids & {d["id"] for d in dropped}
+
+    drawn = cli(str(out), "--dropped", "--sample", "10")
+    assert drawn.returncode == 0, drawn.stderr
+    sheet = list(csv.DictReader((out / "audit-dropped" / "review.csv").open()))
+    assert {r["id"] for r in sheet} == {d["id"] for d in dropped}
+    for row in sheet:  # the reviewer finds the unanswerable verdict right: the verifier dropped a right pair
+        row["label"] = "correct" if row["id"] == answerable_drop["id"] else "wrong_span"
+    labels = tmp_path / "dropped-labels.csv"
+    with labels.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(sheet[0]))
+        writer.writeheader()
+        writer.writerows(sheet)
+    scored = cli(str(out), "--dropped", "--score", str(labels))
+    assert scored.returncode == 0, scored.stderr
+    assert f"1 of {len(sheet)} labelled verification drops were right pairs" in " ".join((scored.stdout + scored.stderr).split())
+    result = json.loads((out / "direct" / "audit_verification_drops.json").read_text())
+    assert result["wrongly_dropped"]["correct"] == 1 and result["by_reason"]["verify_answerable"]["correct"] == 1
+    kept_labels = cli(str(out), "--score", str(labels))  # a drops sheet is not a sheet of kept pairs
+    assert kept_labels.returncode == 2 and "regenerated" in kept_labels.stdout + kept_labels.stderr
+
+    merged = tmp_path / "merged"
+    merge_shards(merged, [out])
+    assert (merged / "direct" / "verification_drops.jsonl").read_text() == drops_file.read_text()
+
+
+def read_rows_of(out: Path) -> list[dict]:
+    from clinqa_synth.audit import read_rows
+
+    return read_rows(out, "direct")

@@ -7,6 +7,7 @@ and the card is recomputed from the merged files.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from clinqa_synth.dataset.card import write_card
-from clinqa_synth.dataset.folder import DatasetFolder, OutputError
+from clinqa_synth.dataset.folder import VERIFICATION_DROPS_FILE, DatasetFolder, OutputError
 
 SUMMED = ("funnel", "drops", "llm_usage")
 
@@ -81,6 +82,9 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
                                     "overlap. Merge only the folders of one `--shard i/n` series."
                                 )
                         stage.add(rows, split)
+                drops = folder.root / config / VERIFICATION_DROPS_FILE
+                if drops.exists():
+                    stage.add_rejected(json.loads(line) for line in drops.read_text(encoding="utf-8").splitlines())
             recipe = parts[0][0].root / config / "recipe"
             if recipe.is_dir():  # shards of one series ran one recipe
                 shutil.copytree(recipe, stage.dir / "recipe")

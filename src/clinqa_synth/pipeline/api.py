@@ -175,6 +175,8 @@ async def _drive(
                 progress.console.print(describe(summary.estimate))
         if stage is not None and result.records:
             stage.add(result.records, split_for(result.document_id, validation_fraction))
+        if stage is not None and result.rejected:
+            stage.add_rejected(result.rejected)
         if progress is not None:
             usage = getattr(chat, "accounting", None)
             rate = f"{usage.completion_tokens_per_s:.1f} tok/s, {usage.cache_hits} cached" if usage else ""

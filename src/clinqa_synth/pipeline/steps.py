@@ -115,6 +115,9 @@ class DocumentResult:
         default_factory=Counter
     )  # per step (summary/questions/answers/…), cached included
     hardening: Counter = field(default_factory=Counter)  # questions hardened, kept hardened, fallbacks, rounds
+    # candidates the verifier disagreed with, with `drop_reason` and its answer: so a reviewer can measure how many
+    # right pairs verification throws away (`clinqa-synth audit OUT --dropped`)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
     failure: Failure | None = None
     summary: dict[str, list[str]] | None = None
 
@@ -477,7 +480,11 @@ async def _keep(
                 }
             )
         else:
-            result.drops[verdict.reason or "verify_disagree"] += 1
+            reason = verdict.reason or "verify_disagree"
+            result.drops[reason] += 1
+            result.rejected.append(
+                {**record, "verified": False, "verifier_answer": verdict.answer, "drop_reason": reason}
+            )
     if method.verify:
         result.funnel["verified"] += len(kept)
     result.drops["over_k"] += len(ordered) - checked
