@@ -367,3 +367,17 @@ def test_merged_shards_keep_their_summed_cost_and_their_recipe(tmp_path: Path) -
     assert merged["completion_tokens"] == sum(p["completion_tokens"] for p in productions) > 0
     assert merged["wall_s"] == pytest.approx(sum(p["wall_s"] for p in productions))
     assert (tmp_path / "merged" / "direct" / "recipe" / "method.yaml").is_file()
+
+
+def test_a_partly_cached_rerun_adds_its_time_to_the_run_that_produced_the_rest() -> None:
+    """A re-run after a changed check makes a few new calls and takes the rest from the cache: the rows cost the
+    earlier run's time plus its own (issue 15's generation times per method come from this); --refresh adds none."""
+    from clinqa_synth.pipeline.api import RunSummary, production_cost
+
+    earlier = {"production": {"calls": 70, "wall_s": 1490.0, "completion_tokens": 12000}}
+    partly = RunSummary("direct", llm_usage={"calls": 5, "cache_hits": 70, "completion_tokens": 300}, wall_s=60.0)
+    cost = production_cost(partly, earlier, "now")
+    assert cost["wall_s"] == 1550.0 and cost["calls"] == 75 and "earlier run" in cost["note"]
+    refreshed = RunSummary("direct", llm_usage={"calls": 75, "cache_hits": 0}, wall_s=1500.0)
+    assert production_cost(refreshed, earlier, "now")["wall_s"] == 1500.0
+    assert production_cost(partly, None, "now")["wall_s"] == 60.0  # nothing earlier to add

@@ -153,7 +153,9 @@ def test_verification_drops_are_kept_for_review_sampled_scored_and_merged(tmp_pa
         writer.writerows(sheet)
     scored = cli(str(out), "--dropped", "--score", str(labels))
     assert scored.returncode == 0, scored.stderr
-    assert f"1 of {len(sheet)} labelled verification drops were right pairs" in " ".join((scored.stdout + scored.stderr).split())
+    assert f"1 of {len(sheet)} labelled verification drops were right pairs" in " ".join(
+        (scored.stdout + scored.stderr).split()
+    )
     result = json.loads((out / "direct" / "audit_verification_drops.json").read_text())
     assert result["wrongly_dropped"]["correct"] == 1 and result["by_reason"]["verify_answerable"]["correct"] == 1
     kept_labels = cli(str(out), "--score", str(labels))  # a drops sheet is not a sheet of kept pairs

@@ -426,18 +426,24 @@ def production_cost(summary: RunSummary, previous: dict[str, Any] | None, create
 
     A run that reached the server is the producing run. A run served wholly from the cache keeps the producing run
     of the same config in this folder when there is one; otherwise (a cache filled elsewhere) the tokens the cached
-    completions cost when they were generated, without a wall time (unknown here).
+    completions cost when they were generated, without a wall time (unknown here). A run served partly from the
+    cache (a method or check changed, so a few calls are new) produced its rows with the earlier run's calls and its
+    own: its wall time is added to the earlier producing run's (with `--refresh` nothing is cached, so nothing
+    is added).
     """
     usage = summary.llm_usage
     if usage.get("calls", 0) > 0:
+        earlier = (previous or {}).get("production") or {}
+        earlier_wall = earlier.get("wall_s") if usage.get("cache_hits", 0) > 0 else None
         return {
             "calls": usage.get("calls", 0) + usage.get("cache_hits", 0),
             "cache_hits": usage.get("cache_hits", 0),
             "prompt_tokens": usage.get("prompt_tokens", 0) + usage.get("cached_prompt_tokens", 0),
             "completion_tokens": usage.get("completion_tokens", 0) + usage.get("cached_completion_tokens", 0),
             "reasoning_tokens": usage.get("reasoning_tokens", 0),
-            "wall_s": summary.wall_s,
+            "wall_s": summary.wall_s + earlier_wall if earlier_wall else summary.wall_s,
             "created": created,
+            **({"note": "partly served from the cache: wall time includes the earlier run's"} if earlier_wall else {}),
         }
     if previous and previous.get("production"):
         return previous["production"]
