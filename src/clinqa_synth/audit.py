@@ -19,6 +19,7 @@ import csv
 import json
 import math
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,19 @@ def score(labelled: list[dict[str, str]]) -> dict[str, Any]:
     }
 
 
+def _labelled_per_config(
+    labelled: list[dict[str, str]], ids_of: Callable[[str], set[str]], stale_fix: str
+) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """The labelled rows of each config, after checking every labelled id still names a row (`ids_of(config)`)."""
+    for config in sorted({r.get("config") or "" for r in labelled}):
+        rows = [r for r in labelled if (r.get("config") or "") == config]
+        known = ids_of(config)
+        stale = [r["id"] for r in rows if r["id"] not in known]
+        if stale:
+            raise AuditError(f"{len(stale)} labelled id(s) of {config} (e.g. {stale[0]}) {stale_fix}")
+        yield config, rows
+
+
 def score_dropped(out: Path, labels_path: Path) -> dict[str, dict[str, Any]]:
     """Label a sample of verification drops, learn how many right pairs verification threw away.
 
@@ -203,20 +217,22 @@ def score_dropped(out: Path, labels_path: Path) -> dict[str, dict[str, Any]]:
     """
     from clinqa_synth.dataset.folder import atomic_write_text
 
-    labelled = read_labels(labels_path)
+    reasons: dict[str, str] = {}  # dropped pair id → why verification dropped it
+
+    def dropped_ids(config: str) -> set[str]:
+        found = {row["id"]: row["drop_reason"] for row in read_dropped(out, config)}
+        reasons.update(found)
+        return set(found)
+
     results: dict[str, dict[str, Any]] = {}
-    for config in sorted({r.get("config") or "" for r in labelled}):
-        dropped = {row["id"]: row for row in read_dropped(out, config)}
-        rows = [r for r in labelled if (r.get("config") or "") == config]
-        stale = [r["id"] for r in rows if r["id"] not in dropped]
-        if stale:
-            raise AuditError(
-                f"{len(stale)} labelled id(s) of {config} are not among its verification drops (e.g. {stale[0]}): "
-                "label a sheet drawn with `clinqa-synth audit OUT --dropped`"
-            )
+    for config, rows in _labelled_per_config(
+        read_labels(labels_path),
+        dropped_ids,
+        "are not among its verification drops; label a sheet drawn with `clinqa-synth audit OUT --dropped`",
+    ):
         by_reason: dict[str, list[dict[str, str]]] = {}
         for row in rows:
-            by_reason.setdefault(dropped[row["id"]]["drop_reason"], []).append(row)
+            by_reason.setdefault(reasons[row["id"]], []).append(row)
         results[config] = {
             "wrongly_dropped": Precision(len(rows), sum(r["label"].strip() == "correct" for r in rows)).as_dict(),
             "by_reason": {
@@ -235,20 +251,19 @@ def score_folder(out: Path, labels_path: Path) -> dict[str, dict[str, Any]]:
     from clinqa_synth.dataset.card import write_card
     from clinqa_synth.dataset.folder import DatasetFolder, atomic_write_text
 
-    labelled = read_labels(labels_path)
     known = set(configs_in(out))
-    results: dict[str, dict[str, Any]] = {}
-    for config in sorted({r.get("config") or "" for r in labelled}):
+
+    def kept_ids(config: str) -> set[str]:
         if config not in known:
             raise AuditError(f"labels name config {config!r}, which {out} does not hold ({', '.join(sorted(known))})")
-        ids = {row["id"] for row in read_rows(out, config)}
-        rows = [r for r in labelled if (r.get("config") or "") == config]
-        stale = [r["id"] for r in rows if r["id"] not in ids]
-        if stale:
-            raise AuditError(
-                f"{len(stale)} labelled id(s) of {config} are not in {out} (e.g. {stale[0]}): the config "
-                "was regenerated after the sheet was drawn; draw a new sheet"
-            )
+        return {row["id"] for row in read_rows(out, config)}
+
+    results: dict[str, dict[str, Any]] = {}
+    for config, rows in _labelled_per_config(
+        read_labels(labels_path),
+        kept_ids,
+        f"are not in {out}: the config was regenerated after the sheet was drawn; draw a new sheet",
+    ):
         results[config] = {**score(rows), "labels_file": Path(labels_path).name}
         atomic_write_text(Path(out) / config / AUDIT_FILE, json.dumps(results[config], indent=2) + "\n")
     write_card(DatasetFolder(out))
