@@ -378,6 +378,8 @@ def test_a_partly_cached_rerun_adds_its_time_to_the_run_that_produced_the_rest()
     partly = RunSummary("direct", llm_usage={"calls": 5, "cache_hits": 70, "completion_tokens": 300}, wall_s=60.0)
     cost = production_cost(partly, earlier, "now")
     assert cost["wall_s"] == 1550.0 and cost["calls"] == 75 and "earlier run" in cost["note"]
+    again = production_cost(partly, {"production": cost}, "later")  # another tweak: added to the first run once
+    assert again["wall_s"] == 1550.0
     refreshed = RunSummary("direct", llm_usage={"calls": 75, "cache_hits": 0}, wall_s=1500.0)
     assert production_cost(refreshed, earlier, "now")["wall_s"] == 1500.0
     assert production_cost(partly, None, "now")["wall_s"] == 60.0  # nothing earlier to add

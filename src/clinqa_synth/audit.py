@@ -33,7 +33,7 @@ from clinqa_synth.templates_loader import load_template
 LABELS = ("correct", "wrong_span", "should_be_unanswerable", "answerable_marked_unanswerable", "bad_question")
 SHEET_COLUMNS = ("id", "config", "document_id", "section", "question", "answer", "is_impossible", "label", "note")
 AUDIT_FILE = "audit.json"
-DROPS_AUDIT_FILE = "audit_verification_drops.json"
+DROPS_AUDIT_FILE = "audit_dropped.json"
 
 
 class AuditError(ClinqaError):
@@ -55,14 +55,14 @@ def read_rows(out: Path, config: str) -> list[dict[str, Any]]:
 
 
 def read_dropped(out: Path, config: str) -> list[dict[str, Any]]:
-    """The pairs round-trip verification dropped for one config (its verification_drops.jsonl)."""
-    from clinqa_synth.dataset.folder import VERIFICATION_DROPS_FILE
+    """The placed pairs a check or round-trip verification dropped for one config (its dropped_pairs.jsonl)."""
+    from clinqa_synth.dataset.folder import DROPPED_PAIRS_FILE
 
-    path = Path(out) / config / VERIFICATION_DROPS_FILE
+    path = Path(out) / config / DROPPED_PAIRS_FILE
     if not path.is_file():
         raise AuditError(
-            f"{out}/{config} has no {VERIFICATION_DROPS_FILE}: verification dropped nothing there, or the config "
-            "ran with verify: false or before clinqa-synth recorded drops (re-run it: the cache makes that cheap)"
+            f"{out}/{config} has no {DROPPED_PAIRS_FILE}: no placed pair was dropped there, or the config "
+            "ran without checks or before clinqa-synth recorded drops (re-run it: the cache makes that cheap)"
         )
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -210,14 +210,14 @@ def _labelled_per_config(
 
 
 def score_dropped(out: Path, labels_path: Path) -> dict[str, dict[str, Any]]:
-    """Label a sample of verification drops, learn how many right pairs verification threw away.
+    """Label a sample of dropped pairs, learn how many right pairs the checks and verification threw away.
 
     Here `correct` means the dropped pair was right — a loss, not a catch — so the share labelled correct is the
-    rate of wrongful drops, per drop reason too. Writes OUT/<config>/audit_verification_drops.json.
+    rate of wrongful drops, per drop reason too. Writes OUT/<config>/audit_dropped.json.
     """
     from clinqa_synth.dataset.folder import atomic_write_text
 
-    reasons: dict[str, str] = {}  # dropped pair id → why verification dropped it
+    reasons: dict[str, str] = {}  # dropped pair id → why a check or verification dropped it
 
     def dropped_ids(config: str) -> set[str]:
         found = {row["id"]: row["drop_reason"] for row in read_dropped(out, config)}
@@ -228,7 +228,7 @@ def score_dropped(out: Path, labels_path: Path) -> dict[str, dict[str, Any]]:
     for config, rows in _labelled_per_config(
         read_labels(labels_path),
         dropped_ids,
-        "are not among its verification drops; label a sheet drawn with `clinqa-synth audit OUT --dropped`",
+        "are not among its dropped pairs; label a sheet drawn with `clinqa-synth audit OUT --dropped`",
     ):
         by_reason: dict[str, list[dict[str, str]]] = {}
         for row in rows:

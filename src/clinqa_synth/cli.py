@@ -369,18 +369,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
         score_folder,
         write_sheet,
     )
+    from clinqa_synth.dataset.folder import DROPPED_PAIRS_FILE
 
     if args.score and args.dropped:
         for config, result in score_dropped(args.out, args.score).items():
             lost = result["wrongly_dropped"]
             low, high = lost["ci95"]
             console.print(
-                f"{config}: {lost['correct']} of {lost['labelled']} labelled verification drops were right pairs "
+                f"{config}: {lost['correct']} of {lost['labelled']} labelled dropped pairs were right pairs "
                 f"(wrongly dropped: {lost['precision']:.2f}, 95 % CI {low:.2f}–{high:.2f})"
             )
             for reason, part in result["by_reason"].items():
                 console.print(f"  {reason}: {part['correct']} of {part['labelled']} right")
-        console.print(f"[green]scored[/green] → {args.out}/<config>/audit_verification_drops.json")
+        console.print(f"[green]scored[/green] → {args.out}/<config>/audit_dropped.json")
         return 0
     if args.score:
         for config, result in score_folder(args.out, args.score).items():
@@ -396,11 +397,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
         console.print(f"[green]scored[/green] → {args.out}/<config>/audit.json and the card")
         return 0
     configs = args.config or configs_in(args.out)
+    if args.dropped and not args.config:  # configs that dropped nothing (or ran without checks) have no file
+        configs = [c for c in configs if (args.out / c / DROPPED_PAIRS_FILE).is_file()] or configs
     read = read_dropped if args.dropped else read_rows
     rows = {config: sample_rows(read(args.out, config), args.sample, args.seed) for config in configs}
     sheet_dir = args.sheet_dir or args.out / ("audit-dropped" if args.dropped else "audit")
     html_path, csv_path = write_sheet(args.out, rows, sheet_dir)
-    what = "verification drops" if args.dropped else "pairs"
+    what = "dropped pairs" if args.dropped else "pairs"
     then = " --dropped" if args.dropped else ""
     console.print(
         f"[green]review sheet[/green] ({sum(map(len, rows.values()))} {what}) → {html_path} and {csv_path}; "
@@ -535,8 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--dropped",
         action="store_true",
-        help="sample (or score) the pairs round-trip verification dropped instead of the kept ones: labels say how "
-        "many right pairs verification threw away",
+        help="sample (or score) the placed pairs a check or verification dropped instead of the kept ones: labels "
+        "say how many right pairs they threw away",
     )
     audit.set_defaults(func=cmd_audit)
 

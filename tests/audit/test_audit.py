@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -116,8 +117,9 @@ def test_precision_is_per_kind() -> None:
 
 
 def test_verification_drops_are_kept_for_review_sampled_scored_and_merged(tmp_path: Path) -> None:
-    """Issue 14: "how many correct pairs verification wrongly dropped" needs the dropped pairs, so every
-    verification drop is written beside the rows, a sheet can be drawn from them and scored, and merge keeps them."""
+    """Issue 14: "how many correct pairs verification wrongly dropped" needs the dropped pairs, so every pair
+    verification or a check dropped after placing it is written beside the rows, a sheet can be drawn from them
+    and scored, and merge keeps them."""
     sys.path.insert(0, str(Path(__file__).parents[1] / "pipeline"))
     from test_scripted_pipeline import IMPRESSION, QUESTIONS, REPORT, ScriptedChat
 
@@ -129,10 +131,12 @@ def test_verification_drops_are_kept_for_review_sampled_scored_and_merged(tmp_pa
     summary = generate_to_folder(
         [Document("knee", "radiology", (REPORT, IMPRESSION))], config="direct", out=out, chat=ScriptedChat()
     )
-    drops_file = out / "direct" / "verification_drops.jsonl"
+    drops_file = out / "direct" / "dropped_pairs.jsonl"
     dropped = [json.loads(line) for line in drops_file.read_text().splitlines()]
     verify_drops = {k: v for k, v in summary.drops.items() if k.startswith("verify_") and v}
-    assert verify_drops and len(dropped) == sum(verify_drops.values()), "one line per counted verification drop"
+    by_reason = Counter(d["drop_reason"] for d in dropped)
+    assert verify_drops and all(by_reason[k] == v for k, v in verify_drops.items()), "a line per verification drop"
+    assert by_reason["echo_answer"] == summary.drops["echo_answer"] == 1, "and per pair a check dropped after placing"
     answerable_drop = next(d for d in dropped if d["drop_reason"] == "verify_answerable")
     assert answerable_drop["section"] == "impression" and answerable_drop["question"] == QUESTIONS[0]
     assert answerable_drop["is_impossible"] and answerable_drop["verifier_answer"] == "Meniscal tear"
@@ -153,17 +157,17 @@ def test_verification_drops_are_kept_for_review_sampled_scored_and_merged(tmp_pa
         writer.writerows(sheet)
     scored = cli(str(out), "--dropped", "--score", str(labels))
     assert scored.returncode == 0, scored.stderr
-    assert f"1 of {len(sheet)} labelled verification drops were right pairs" in " ".join(
+    assert f"1 of {len(sheet)} labelled dropped pairs were right pairs" in " ".join(
         (scored.stdout + scored.stderr).split()
     )
-    result = json.loads((out / "direct" / "audit_verification_drops.json").read_text())
+    result = json.loads((out / "direct" / "audit_dropped.json").read_text())
     assert result["wrongly_dropped"]["correct"] == 1 and result["by_reason"]["verify_answerable"]["correct"] == 1
     kept_labels = cli(str(out), "--score", str(labels))  # a drops sheet is not a sheet of kept pairs
     assert kept_labels.returncode == 2 and "regenerated" in kept_labels.stdout + kept_labels.stderr
 
     merged = tmp_path / "merged"
     merge_shards(merged, [out])
-    assert (merged / "direct" / "verification_drops.jsonl").read_text() == drops_file.read_text()
+    assert (merged / "direct" / "dropped_pairs.jsonl").read_text() == drops_file.read_text()
 
 
 def read_rows_of(out: Path) -> list[dict]:

@@ -227,3 +227,34 @@ def test_when_the_prior_study_was_done_is_a_logistics_question() -> None:
     assert is_identity_question("How long ago was the previous chest radiograph taken?")
     assert is_identity_question("When was the prior CT performed?")
     assert not is_identity_question("Has the effusion changed since the prior study?")
+
+
+@pytest.mark.parametrize(
+    "question,section",
+    [
+        # found by review: each "Unanswerable" is right, and the first version of the check dropped it
+        (
+            "Is there evidence of pulmonary embolism?",
+            "INDICATION: 60F with chest pain, suspected pulmonary embolism.\nFINDINGS: Lungs are clear.",
+        ),
+        ("Is there appendicitis?", "INDICATION: Rule out appendicitis. FINDINGS: The appendix is not seen."),
+        ("Is there an acute infarct in the cerebellum?", "IMPRESSION: No acute intracranial hemorrhage."),
+        ("Is there a demyelinating process?", "IMPRESSION: No acute intracranial process."),
+        ("Is there pulmonic stenosis?", "IMPRESSION: No pulmonary embolism."),
+    ],
+)
+def test_indications_modifiers_and_near_words_do_not_make_a_question_answerable(question: str, section: str) -> None:
+    from clinqa_synth.pipeline.answer_checks import unanswerable_problem
+
+    assert unanswerable_problem(question, section, section, one_region=True) is None
+
+
+@pytest.mark.parametrize(
+    "question", ["Is there any rib fracture?", "Is there free air under the diaphragm?", "Is the aorta tortuous?"]
+)
+def test_a_body_part_of_the_imaged_region_is_on_topic_though_the_report_never_names_it(question: str) -> None:
+    from clinqa_synth.pipeline.answer_checks import unanswerable_problem
+
+    chest = "EXAMINATION: Chest radiograph. FINDINGS: The lungs are clear. IMPRESSION: No acute process."
+    assert unanswerable_problem(question, chest, chest, one_region=True) is None
+    assert unanswerable_problem("Is there a knee effusion?", chest, chest, one_region=True) == "off_topic_unanswerable"

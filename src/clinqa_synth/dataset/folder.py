@@ -38,7 +38,7 @@ from clinqa_synth.errors import ClinqaError
 from clinqa_synth.squad import qa_features
 
 GENERATION_FILE = "generation.json"
-VERIFICATION_DROPS_FILE = "verification_drops.jsonl"  # per config: the pairs round-trip verification dropped
+DROPPED_PAIRS_FILE = "dropped_pairs.jsonl"  # per config: placed pairs a check or verification dropped
 MARKER_TAG = "clinqa-synth"
 SPLITS = ("train", "validation")
 FOLDER_LOCK = ".clinqa-synth.lock"
@@ -223,13 +223,13 @@ class ConfigStage:
             self._flush(split)
 
     def add_rejected(self, records: Iterable[dict[str, Any]]) -> None:
-        """Pairs verification dropped, one JSON line each (VERIFICATION_DROPS_FILE), streamed: bounded memory.
+        """Placed pairs a check or verification dropped, one JSON line each (DROPPED_PAIRS_FILE), streamed.
 
         JSON lines, not parquet: the file is for review and audit, never a split `load_dataset` could pick up.
         """
         lines = [json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in records]
         if lines:
-            with open(self.dir / VERIFICATION_DROPS_FILE, "a", encoding="utf-8") as handle:
+            with open(self.dir / DROPPED_PAIRS_FILE, "a", encoding="utf-8") as handle:
                 handle.writelines(lines)
 
     def _flush(self, split: str) -> None:

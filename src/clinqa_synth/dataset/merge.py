@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from clinqa_synth.dataset.card import write_card
-from clinqa_synth.dataset.folder import VERIFICATION_DROPS_FILE, DatasetFolder, OutputError
+from clinqa_synth.dataset.folder import DROPPED_PAIRS_FILE, DatasetFolder, OutputError
 
 SUMMED = ("funnel", "drops", "llm_usage")
 
@@ -82,9 +82,10 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
                                     "overlap. Merge only the folders of one `--shard i/n` series."
                                 )
                         stage.add(rows, split)
-                drops = folder.root / config / VERIFICATION_DROPS_FILE
+                drops = folder.root / config / DROPPED_PAIRS_FILE
                 if drops.exists():
-                    stage.add_rejected(json.loads(line) for line in drops.read_text(encoding="utf-8").splitlines())
+                    lines = drops.read_text(encoding="utf-8").splitlines()
+                    stage.add_rejected(json.loads(line) for line in lines if line.strip())
             recipe = parts[0][0].root / config / "recipe"
             if recipe.is_dir():  # shards of one series ran one recipe
                 shutil.copytree(recipe, stage.dir / "recipe")

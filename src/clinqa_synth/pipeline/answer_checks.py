@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
-from clinqa_synth.pipeline.lexicons import anatomy_terms, body_parts, mention_cues
+from clinqa_synth.pipeline.lexicons import anatomy_terms, mention_cues, regions_named
 from clinqa_synth.pipeline.meaning import clinical_signature
 from clinqa_synth.text import content_words, words
 
@@ -163,8 +163,9 @@ def _cue_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 
 def _same_word(term: str, token: str) -> bool:
-    """One word in two forms: "hemorrhagic"/"hemorrhage", "infarcts"/"infarct" (a shared stem of ≥ 6 letters that
-    leaves at most 3 letters of either), never "pulmonary"/"pulmonic" nor two short words that merely start alike."""
+    """One word in two forms: "hemorrhagic"/"hemorrhage", "infarcts"/"infarct" (a shared stem of ≥ 6 letters, all
+    but the last letter of the shorter word, that leaves at most 3 letters of either), never "pulmonary"/"pulmonic",
+    "position"/"positive" nor two short words that merely start alike."""
     if term == token:
         return True
     shortest = min(len(term), len(token))
@@ -173,7 +174,27 @@ def _same_word(term: str, token: str) -> bool:
     shared = 0
     while shared < shortest and term[shared] == token[shared]:
         shared += 1
-    return shared >= max(6, len(term) - 3, len(token) - 3)
+    return shared >= max(6, shortest - 1, len(term) - 3, len(token) - 3)
+
+
+# Headings whose text is the referrer's question or the study's logistics, not what the study found: "suspected
+# pulmonary embolism" under INDICATION does not answer "Is there a pulmonary embolism?" on a chest radiograph.
+_HEADING = re.compile(r"(?:^|(?<=\s))([A-Z][A-Z /&()-]{2,}):")
+_NOT_FINDINGS = re.compile(r"INDICATION|HISTORY|REASON|CLINICAL|COMPARISON|TECHNIQUE|PROCEDURE|PROTOCOL")
+
+
+def findings_text(section_text: str) -> str:
+    """The section without its indication/history/comparison/technique parts (each up to the next heading)."""
+    kept: list[str] = []
+    position, skipping = 0, False
+    for heading in _HEADING.finditer(section_text):
+        if not skipping:
+            kept.append(section_text[position : heading.start()])
+        skipping = bool(_NOT_FINDINGS.search(heading.group(1)))
+        position = heading.start()
+    if not skipping:
+        kept.append(section_text[position:])
+    return "\n".join(kept)
 
 
 def hedged_mention(question: str, section_text: str) -> tuple[str, str] | None:
@@ -192,7 +213,7 @@ def hedged_mention(question: str, section_text: str) -> tuple[str, str] | None:
     if not terms:
         return None
     before, after = _cue_patterns()
-    for clause in _CLAUSE_BREAK.split(section_text):
+    for clause in _CLAUSE_BREAK.split(findings_text(section_text)):
         for match in _WORD.finditer(clause):
             token = match.group().lower()
             for term in terms:
@@ -207,14 +228,18 @@ def unanswerable_problem(question: str, section_text: str, document_text: str, *
     """The drop reason for a pair the model marked "Unanswerable", or None when the verdict is plausible.
 
     - `mentioned_unanswerable`: the section mentions the finding asked about, negated or hedged (`hedged_mention`).
-    - `off_topic_unanswerable` (reports of one body region only, `one_region`): the question names body parts, none
-      of which the whole report mentions ("fluid around the lungs" on a knee radiograph). Such a question is
-      unanswerable for a trivial reason, as identity questions are; RadQA's unanswerables ask about the region. A
-      clinical note covers the whole patient, so there an organ it never names is a sensible unanswerable.
+    - `off_topic_unanswerable` (reports of one body region only, `one_region`): every body part the question names
+      lies outside every imaged region the report's body parts cover (lexicons/body_regions.txt: the ribs, aorta
+      and thyroid belong to a chest film even when its report never names them; "fluid around the lungs" on a knee
+      radiograph is off-topic). Such a question is unanswerable for a trivial reason, as identity questions are;
+      RadQA's unanswerables ask about the region imaged. A clinical note covers the whole patient, so there an organ
+      it never names is a sensible unanswerable.
     """
     if hedged_mention(question, section_text):
         return "mentioned_unanswerable"
-    asked_about = body_parts(question)  # "joint effusion in the knee" on a knee report is on topic: one is enough
-    if one_region and asked_about and not asked_about & body_parts(document_text):
-        return "off_topic_unanswerable"
+    if one_region:
+        asked, all_placed = regions_named(question)
+        covered, _ = regions_named(document_text)
+        if asked and all_placed and covered and not asked & covered:
+            return "off_topic_unanswerable"
     return None

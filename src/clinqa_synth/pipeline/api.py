@@ -434,7 +434,9 @@ def production_cost(summary: RunSummary, previous: dict[str, Any] | None, create
     usage = summary.llm_usage
     if usage.get("calls", 0) > 0:
         earlier = (previous or {}).get("production") or {}
-        earlier_wall = earlier.get("wall_s") if usage.get("cache_hits", 0) > 0 else None
+        # the first producing run's time, not an earlier re-run's sum: a second partly cached re-run adds once
+        base = earlier.get("base_wall_s", earlier.get("wall_s"))
+        earlier_wall = base if usage.get("cache_hits", 0) > 0 else None
         return {
             "calls": usage.get("calls", 0) + usage.get("cache_hits", 0),
             "cache_hits": usage.get("cache_hits", 0),
@@ -443,7 +445,14 @@ def production_cost(summary: RunSummary, previous: dict[str, Any] | None, create
             "reasoning_tokens": usage.get("reasoning_tokens", 0),
             "wall_s": summary.wall_s + earlier_wall if earlier_wall else summary.wall_s,
             "created": created,
-            **({"note": "partly served from the cache: wall time includes the earlier run's"} if earlier_wall else {}),
+            **(
+                {
+                    "base_wall_s": earlier_wall,
+                    "note": "partly served from the cache: wall time includes the earlier run's",
+                }
+                if earlier_wall
+                else {}
+            ),
         }
     if previous and previous.get("production"):
         return previous["production"]

@@ -45,3 +45,23 @@ def mention_cues() -> dict[str, tuple[str, ...]]:
         elif current is not None:
             current.append(line)
     return {name: tuple(cues) for name, cues in groups.items()}
+
+
+@functools.cache
+def body_regions() -> dict[str, frozenset[str]]:
+    """lexicons/body_regions.txt: body part → the imaged regions it appears on (parts found anywhere are absent)."""
+    regions: dict[str, frozenset[str]] = {}
+    for line in _lines("body_regions.txt"):
+        part, _, names = line.partition(":")
+        regions[part.strip()] = frozenset(names.split())
+    return regions
+
+
+def regions_named(text: str) -> tuple[set[str], bool]:
+    """The imaged regions of the body parts `text` names, and whether every part it names has a region."""
+    table = body_regions()
+    parts = body_parts(text)
+    found: set[str] = set()
+    for part in parts:
+        found |= table.get(part, frozenset())
+    return found, all(part in table for part in parts)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clinqa_synth.documents.model import Document
+from clinqa_synth.documents.model import Document, Section
 from clinqa_synth.llm.protocol import (
     CallContext,
     ChatClient,
@@ -115,8 +115,8 @@ class DocumentResult:
         default_factory=Counter
     )  # per step (summary/questions/answers/…), cached included
     hardening: Counter = field(default_factory=Counter)  # questions hardened, kept hardened, fallbacks, rounds
-    # candidates the verifier disagreed with, with `drop_reason` and its answer: so a reviewer can measure how many
-    # right pairs verification throws away (`clinqa-synth audit OUT --dropped`)
+    # placed pairs a check or the verifier dropped, with `drop_reason` (and the verifier's answer): so a reviewer
+    # can measure how many right pairs the checks throw away (`clinqa-synth audit OUT --dropped`)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     failure: Failure | None = None
     summary: dict[str, list[str]] | None = None
@@ -578,6 +578,7 @@ async def process_document(
         )
         by_number = {a.number: a.answer for a in answers}
         placed: dict[int, Placed] = {}  # by question number; absent: not placed
+        checked_out: dict[int, tuple[Placed, str]] = {}  # placed, then dropped by a check: kept for review
         unplaceable: list[tuple[int, str]] = []
         refusals: dict[int, str | None] = {}
         for number, question in enumerate(questions, 1):
@@ -593,6 +594,7 @@ async def process_document(
                     one_region = document.kind == "radiology"  # a report images one region; a note, the patient
                     if problem := unanswerable_problem(question, section.text, document.text, one_region=one_region):
                         result.drops[problem] += 1
+                        checked_out[number] = (Placed(answer, None, "unanswerable"), problem)
                         continue
                 placed[number] = Placed(answer, verbatim, verbatim.match if verbatim else "unanswerable")
             elif is_yes_no(answer):
@@ -603,6 +605,7 @@ async def process_document(
                 span = _tidy(method, placement.span, section.text)
                 if problem := _check_answer(method, question, span, section.text):
                     result.drops[problem] += 1
+                    checked_out[number] = (Placed(answer, span, span.match), problem)
                 else:  # "constrained": the grammar admitted only spans of this section
                     how = "constrained" if grammar is not None and span.match == "exact" else span.match
                     placed[number] = Placed(answer, span, how)
@@ -626,27 +629,30 @@ async def process_document(
             if number not in placed:  # refused by a safety guard, or nothing in the section resembles it
                 reason = refusals.get(number)
                 result.drops[f"refused_{reason}" if reason else "unplaceable"] += 1
+
+        def record(number: int, pair: Placed, section: Section = section) -> dict[str, Any]:
+            return make_record(
+                method=method.name,
+                document_id=document.id,
+                title=document.title,
+                section=section.name,
+                context=section.text,
+                question=questions[number - 1],
+                span=pair.span,
+                model=model_id,
+                prompt_version=prompts.version,
+                model_answer=pair.answer,
+                match=pair.match,
+                source_text=source_text,
+            )
+
         candidates: list[dict[str, Any]] = []
         for number in sorted(placed):
-            answer, span, match = placed[number].answer, placed[number].span, placed[number].match
             result.funnel["placed"] += 1
-            result.placements[match] += 1
-            candidates.append(
-                make_record(
-                    method=method.name,
-                    document_id=document.id,
-                    title=document.title,
-                    section=section.name,
-                    context=section.text,
-                    question=questions[number - 1],
-                    span=span,
-                    model=model_id,
-                    prompt_version=prompts.version,
-                    model_answer=answer,
-                    match=match,
-                    source_text=source_text,
-                )
-            )
+            result.placements[placed[number].match] += 1
+            candidates.append(record(number, placed[number]))
+        for number, (pair, problem) in sorted(checked_out.items()):
+            result.rejected.append({**record(number, pair), "drop_reason": problem})
         kept = await _keep(
             chat,
             prompts,
