@@ -241,6 +241,8 @@ def test_when_the_prior_study_was_done_is_a_logistics_question() -> None:
         ("Is there an acute infarct in the cerebellum?", "IMPRESSION: No acute intracranial hemorrhage."),
         ("Is there a demyelinating process?", "IMPRESSION: No acute intracranial process."),
         ("Is there pulmonic stenosis?", "IMPRESSION: No pulmonary embolism."),
+        # seen on COVID-QA passages: "significance" is not "significant"'s finding
+        ("What is the significance of the results?", "The fraction was pure, without significant contamination."),
     ],
 )
 def test_indications_modifiers_and_near_words_do_not_make_a_question_answerable(question: str, section: str) -> None:
