@@ -248,6 +248,11 @@ def print_summary(summary: Any) -> None:
                 f"; {h['anatomy_drift']} rewrites named another body part and were not used"
                 if h.get("anatomy_drift")
                 else ""
+            )
+            + (
+                f"; {h['meaning_drift']} changed a side, negation, number or date and were not used"
+                if h.get("meaning_drift")
+                else ""
             ),
         )
     for name, target in summary.targets().items():

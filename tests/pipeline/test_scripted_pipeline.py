@@ -289,3 +289,21 @@ def test_an_unanswerable_verdict_on_a_finding_the_section_negates_is_dropped_bef
     assert ("report", QUESTIONS[5]) in kept, "the other unanswerable-looking pairs are untouched"
     verified = [p for p in chat.prompts if "Reply with the quotation only" in p and "No fracture." in p]
     assert verified and not any(f"Question: {QUESTIONS[7]}" in p for p in verified), "the dropped pair cost no call"
+
+
+def test_a_rewrite_that_changes_side_negation_or_number_is_not_used() -> None:
+    from clinqa_synth.pipeline.hardening import drifted_meaning
+
+    # seen on COVID-QA passages with the 1.5B model: the rewrite invented a side
+    assert (
+        drifted_meaning(
+            "Which technique was applied to analyze the tissue on the left side?",
+            "What was the flow cytometry method used to analyze hepatocytes?",
+        )
+        == "laterality"
+    )
+    assert drifted_meaning("Is the effusion present?", "Is there no effusion?") == "negation"
+    assert drifted_meaning("How big is the 5 mm nodule?", "What is the size of the 7 mm nodule?") == "number"
+    # same meaning in other words: used
+    assert drifted_meaning("Which cases did not report exposure?", "Which cases reported no exposure?") is None
+    assert drifted_meaning("What appears in the inner knee's cartilage?", "What does the medial meniscus show?") is None

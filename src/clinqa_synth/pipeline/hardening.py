@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from clinqa_synth.pipeline.lexicons import body_parts
-from clinqa_synth.pipeline.meaning import LATERALITY, MONTHS, NEGATION_CUES
+from clinqa_synth.pipeline.meaning import LATERALITY, MONTHS, NEGATION_CUES, clinical_signature
 from clinqa_synth.text import content_words, words
 
 _NUMBERING = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)]|(?:rewritten\s+)?question\s*:)\s*", re.I)
@@ -76,6 +76,23 @@ def drifted_anatomy(rewrite: str, original: str, document_text: str) -> set[str]
     may change words, never what it is about, so such a rewrite is not used.
     """
     return body_parts(rewrite) - body_parts(original) - body_parts(document_text)
+
+
+def drifted_meaning(rewrite: str, original: str) -> str | None:
+    """The clinical property (negation, laterality, number, date) in which the rewrite differs from the original.
+
+    Measured on COVID-QA passages: the 1.5B model rewrote "the percentage of cases who reported no exposure" into
+    "the percentage of the left side of the body…" and "the flow cytometry method used on hepatocytes" into "the
+    technique applied to the tissue on the left side". A rewrite may change words, never the side, a negation, a
+    number or a date, so such a rewrite is not used.
+    """
+    before, after = clinical_signature(original), clinical_signature(rewrite)
+    for key in before:
+        # a negation may change its word ("reported no" → "did not report"); side, numbers and dates may not
+        same = bool(before[key]) == bool(after[key]) if key == "negation" else set(before[key]) == set(after[key])
+        if not same:
+            return key
+    return None
 
 
 def parse_rewrite(reply: str) -> str | None:

@@ -33,7 +33,14 @@ from clinqa_synth.pipeline.answer_checks import (
     without_layout,
 )
 from clinqa_synth.pipeline.grammar import answers_json_grammar, answers_list_grammar, span_grammar
-from clinqa_synth.pipeline.hardening import Hardened, difficulty_text, drifted_anatomy, parse_rewrite, reused_words
+from clinqa_synth.pipeline.hardening import (
+    Hardened,
+    difficulty_text,
+    drifted_anatomy,
+    drifted_meaning,
+    parse_rewrite,
+    reused_words,
+)
 from clinqa_synth.pipeline.parsing import (
     SummaryError,
     is_unanswerable,
@@ -380,6 +387,8 @@ async def _harden(
         rewrite = parse_rewrite(completion.text)
         if rewrite is not None and drifted_anatomy(rewrite, question, text):
             result.hardening["anatomy_drift"] += 1  # asks about another body part: not the same question
+        elif rewrite is not None and drifted_meaning(rewrite, question):
+            result.hardening["meaning_drift"] += 1  # another side, negation, number or date: not the same question
         elif rewrite is not None and (overlap := question_context_overlap(rewrite, text)) < best_overlap:
             best, best_overlap = rewrite, overlap
     return Hardened(best, question, best_overlap, rounds)
