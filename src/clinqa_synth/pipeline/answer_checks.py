@@ -162,6 +162,12 @@ def _cue_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return before, after
 
 
+@functools.cache
+def _not_findings() -> frozenset[str]:
+    """Question words that name no finding: the lexicon's filler and modifiers, and every body part."""
+    return frozenset(mention_cues()["not findings"]) | anatomy_terms()
+
+
 def _same_word(term: str, token: str) -> bool:
     """One word in two forms: "hemorrhagic"/"hemorrhage", "infarcts"/"infarct" (a shared stem of ≥ 6 letters, all
     but the last letter of the shorter word, that leaves at most 3 letters of either), never "pulmonary"/"pulmonic",
@@ -207,8 +213,7 @@ def hedged_mention(question: str, section_text: str) -> tuple[str, str] | None:
     count: not the question's filler ("evidence", "signs"), laterality, size, or a body part, whose mention in a
     hedged clause ("possible small right lower lobe pulmonary infarct") says nothing about another finding there.
     """
-    cues = mention_cues()
-    filler = set(cues["not findings"]) | anatomy_terms()
+    filler = _not_findings()
     terms = [w for w in content_words(question) if len(w) >= 5 and w not in filler and w.rstrip("s") not in filler]
     if not terms:
         return None
