@@ -324,7 +324,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     """Train one model per (training set, seed) and write a mean ± sd table."""
     from clinqa_synth.qa.experiment import run_experiment
 
-    result = run_experiment(args.config)
+    only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else []
+    result = run_experiment(args.config, only=only, jobs=args.jobs)
     out = Path(result["config"]["output_dir"])
     print((out / "results.md").read_text())
     return 0
@@ -518,6 +519,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     experiment = sub.add_parser("experiment", help="multi-seed training on several training sets → mean ± sd table")
     experiment.add_argument("config", help="experiment YAML (see docs/experiments.md)")
+    experiment.add_argument(
+        "--only", metavar="NAME[,NAME]", help="train only these training sets (the table keeps every finished run)"
+    )
+    experiment.add_argument(
+        "--jobs", type=int, default=1, help="runs trained at once in worker processes (small encoders on one GPU)"
+    )
     experiment.set_defaults(func=cmd_experiment)
 
     report = sub.add_parser("report", help="compare the configs of a dataset folder (markdown + plots)")

@@ -199,3 +199,52 @@ def test_experiment_resumes_only_runs_whose_settings_and_files_are_unchanged(tmp
     train.write_text(qa_row("b", "Beta training context."))
     experiment.run_experiment(path)
     assert len(trained) == 6, "a regenerated training file retrains"
+
+
+def test_experiment_only_trains_the_named_sets_and_keeps_the_others_finished_runs(tmp_path, monkeypatch) -> None:
+    """`--only`: a set whose data is still being generated (its folder missing) does not hold up the others."""
+    import json
+
+    import yaml
+
+    from clinqa_synth.errors import ClinqaError
+    from clinqa_synth.qa import experiment
+
+    trained: list[str] = []
+
+    def fake_run(config, training_set, seed, out):  # noqa: ANN001 - the trainer itself is tested in test_training
+        trained.append(training_set.name)
+        return {"exact": 1.0, "f1": 2.0, "ro": 3.0}
+
+    monkeypatch.setattr(experiment, "_run_one", fake_run)
+    row = {"id": "a", "title": "t", "context": "Alpha training context.", "question": "What?",
+           "answers": {"text": ["Alpha"], "answer_start": [0]}}  # fmt: skip
+    for name in ("gold", "other"):
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps({**row, "id": name}) + "\n")
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(
+        json.dumps(
+            {
+                **row,
+                "id": "d",
+                "context": "Delta held-out context.",
+                "answers": {"text": ["Delta"], "answer_start": [0]},
+            }
+        )
+        + "\n"
+    )
+    sets = [
+        {"name": "gold", "train_file": str(tmp_path / "gold.jsonl")},
+        {"name": "other", "train_file": str(tmp_path / "other.jsonl")},
+        {"name": "pending", "dataset_name": str(tmp_path / "not-generated-yet"), "dataset_config_name": "x"},
+    ]
+    config = {"output_dir": str(tmp_path / "runs"), "validation_file": str(dev), "model_name_or_path": "m",
+              "seeds": [1], "training_sets": sets}  # fmt: skip
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config))
+    experiment.run_experiment(path, only=["gold"])
+    result = experiment.run_experiment(path, only=["other"])
+    assert trained == ["gold", "other"]
+    assert list(result["table"]) == ["gold", "other"], "the table keeps gold's finished run, in the config's order"
+    with pytest.raises(ClinqaError, match="names no training set.*gold, other, pending"):
+        experiment.run_experiment(path, only=["golden"])

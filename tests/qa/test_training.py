@@ -139,7 +139,7 @@ training_args: {{max_steps: 4, per_device_train_batch_size: 8, per_device_eval_b
                  eval_strategy: "no", save_strategy: "no", load_best_model_at_end: false}}
 """
     )
-    assert main(["experiment", str(config)]) == 0
+    assert main(["experiment", str(config), "--jobs", "2"]) == 0  # two worker processes, as on a GPU
     results = json.loads((root / "exp" / "results.json").read_text())
     assert set(results["runs"]["covid-windows"]) == {"42", "1234"}
     table = (root / "exp" / "results.md").read_text()

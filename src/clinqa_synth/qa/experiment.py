@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import statistics
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -262,17 +266,37 @@ def run_fingerprint(config: ExperimentConfig, training_set: TrainingSet, seed: i
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_experiment(path: str | Path) -> dict[str, Any]:
+def _run_in_worker(threads: int, *args: Any) -> dict[str, float]:
+    """One run in a worker process (`--jobs`), with its share of the CPU threads so parallel runs do not thrash."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return _run_one(*args)
+
+
+def run_experiment(path: str | Path, *, only: Sequence[str] = (), jobs: int = 1) -> dict[str, Any]:
     """Run every (training set, seed), writing `results.json` and `results.md` in output_dir as it goes.
 
     Resume: a finished (training set, seed) is kept only when its fingerprint (`run_fingerprint`) matches the
     current settings and files; runs of training sets or seeds no longer in the config are left out.
+    `only` trains just the named sets (the table still shows every set's finished runs), so a set whose data is
+    still being generated does not hold up the others. `jobs` > 1 trains that many runs at once in worker
+    processes: several small encoders share one GPU well; on a CPU it only pays with cores to spare.
     """
     config = load_experiment(path)
+    names = [t.name for t in config.training_sets]
+    unknown = sorted(set(only) - set(names))
+    if unknown:
+        raise ClinqaError(
+            f"--only names no training set of {path}: {', '.join(unknown)}; its sets are: {', '.join(names)}"
+        )
+    if jobs < 1:
+        raise ClinqaError(f"--jobs must be at least 1, not {jobs}")
+    selected = [t for t in config.training_sets if not only or t.name in only]
     root = Path(config.output_dir)
     root.mkdir(parents=True, exist_ok=True)
     evaluation = [f for f in (config.validation_file, config.test_file) if f]
-    for training_set in config.training_sets:  # before any training: a leak found after hours of it is worse
+    for training_set in selected:  # before any training: a leak found after hours of it is worse
         check_leakage(training_rows(training_set), evaluation, training_set.name)
     results_path = root / "results.json"
     wanted = {(t.name, seed): run_fingerprint(config, t, seed) for t in config.training_sets for seed in config.seeds}
@@ -287,22 +311,35 @@ def run_experiment(path: str | Path) -> dict[str, Any]:
                 if fingerprint is not None and wanted.get((name, int(seed))) == fingerprint:
                     runs.setdefault(name, {})[int(seed)] = scores
                     fingerprints.setdefault(name, {})[int(seed)] = fingerprint
-    for training_set in config.training_sets:
-        for seed in config.seeds:
-            if seed in runs.get(training_set.name, {}):
-                continue
-            scores = _run_one(config, training_set, seed, root / training_set.name / f"seed{seed}")
-            runs.setdefault(training_set.name, {})[seed] = scores
-            fingerprints.setdefault(training_set.name, {})[seed] = wanted[(training_set.name, seed)]
-            table = summarize_runs(runs)
-            payload = {
-                "config": config.model_dump(),
-                "runs": runs,
-                "fingerprints": fingerprints,
-                "table": {n: {m: list(v) for m, v in t.items()} for n, t in table.items()},
+
+    def record(training_set: TrainingSet, seed: int, scores: dict[str, float]) -> None:
+        runs.setdefault(training_set.name, {})[seed] = scores
+        fingerprints.setdefault(training_set.name, {})[seed] = wanted[(training_set.name, seed)]
+        ordered = {name: runs[name] for name in names if name in runs}  # the config's order, not finishing order
+        table = summarize_runs(ordered)
+        payload = {
+            "config": config.model_dump(),
+            "runs": ordered,
+            "fingerprints": fingerprints,
+            "table": {n: {m: list(v) for m, v in t.items()} for n, t in table.items()},
+        }
+        results_path.write_text(json.dumps(payload, indent=2))
+        (root / "results.md").write_text(markdown_table(table, config.seeds, scored_on_dev=config.test_file is None))
+
+    pending = [(t, seed) for t in selected for seed in config.seeds if seed not in runs.get(t.name, {})]
+    if jobs == 1:
+        for training_set, seed in pending:
+            record(training_set, seed, _run_one(config, training_set, seed, root / training_set.name / f"seed{seed}"))
+    elif pending:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        spawn = multiprocessing.get_context("spawn")  # a forked CUDA context is unusable in the child
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
+            futures = {
+                pool.submit(_run_in_worker, threads, config, t, seed, root / t.name / f"seed{seed}"): (t, seed)
+                for t, seed in pending
             }
-            results_path.write_text(json.dumps(payload, indent=2))
-            (root / "results.md").write_text(
-                markdown_table(table, config.seeds, scored_on_dev=config.test_file is None)
-            )
+            for future in as_completed(futures):
+                record(*futures[future], future.result())
+    if not results_path.exists():
+        raise ClinqaError(f"{path}: nothing to train and no earlier results in {root}")
     return json.loads(results_path.read_text())
