@@ -111,3 +111,38 @@ def test_windows_end_at_sentence_ends_and_cover_the_text() -> None:
     spans = list(windows(text, 400))
     assert all(text[start:end].endswith(".") for start, end in spans)
     assert spans[0][0] == 0 and spans[-1][1] == len(text)
+
+
+def test_dev_questions_are_scored_on_the_window_that_holds_their_answer() -> None:
+    """The scoring set: each dev question on its report-sized window, offsets re-based; straddlers left out."""
+    sentences = [f"Sentence {i} reports that marker M{i} rose in cohort {i}." for i in range(40)]
+    context = " ".join(sentences)
+    first = list(windows(context, 400))[1]
+    inside = context.index("marker M12")  # in the second window
+    straddle_at = first[1] - 5  # an answer that crosses the window's end
+    qas = [
+        {"id": "in", "question": "Which marker rose?", "answers": [{"text": "marker M12", "answer_start": inside}]},
+        {"id": "across", "question": "What crossed?",
+         "answers": [{"text": context[straddle_at : straddle_at + 12], "answer_start": straddle_at}]},
+    ]  # fmt: skip
+    articles = [{"title": "paper", "paragraphs": [{"context": context, "document_id": "p1", "qas": qas}]}]
+    from clinqa_synth.qa.passages import answer_windows
+
+    scored, left_out = answer_windows(articles, target_chars=400)
+    assert left_out == 1
+    [entry] = scored["data"]
+    paragraph = entry["paragraphs"][0]
+    assert context[first[0] : first[1]] == paragraph["context"] and len(paragraph["context"]) < 600
+    [qa] = paragraph["qas"]
+    start = qa["answers"][0]["answer_start"]
+    assert qa["id"] == "in@p1-w1" and paragraph["context"][start : start + 10] == "marker M12"
+
+
+def test_the_committed_dev_windows_are_those_make_passages_cuts() -> None:
+    """experiments/covidqa/dev_windows.json is reproducible from the public dev split (no hand edits)."""
+    from clinqa_synth.qa.passages import answer_windows
+
+    dev = json.loads((SHARED_DATA / "covid_qa" / "covid-qa-dev.json").read_text())["data"]
+    committed = Path(__file__).resolve().parents[2] / "experiments" / "covidqa" / "dev_windows.json"
+    scored, left_out = answer_windows(dev)
+    assert scored == json.loads(committed.read_text()) and left_out == 5

@@ -165,6 +165,27 @@ def check_leakage(rows: list[dict[str, Any]], evaluation_files: list[str], name:
                 )
 
 
+def check_argument_names(config: ExperimentConfig, path: str | Path) -> None:
+    """Unknown data_args/training_args keys, named before any training (transformers renames keys between versions)."""
+    import dataclasses
+
+    import transformers
+    from transformers import TrainingArguments
+
+    from clinqa_synth.qa.arguments import DataTrainingArguments
+
+    for key, cls, values in (
+        ("data_args", DataTrainingArguments, config.data_args),
+        ("training_args", TrainingArguments, config.training_args),
+    ):
+        unknown = sorted(set(values) - {field.name for field in dataclasses.fields(cls)})
+        if unknown:
+            raise ClinqaError(
+                f"{path}: {key} has keys {cls.__name__} of transformers {transformers.__version__} does not take: "
+                f"{', '.join(unknown)}. Fix the names (in transformers 5 a warmup share is warmup_steps: 0.1)."
+            )
+
+
 def _run_one(config: ExperimentConfig, training_set: TrainingSet, seed: int, out: Path) -> dict[str, float]:
     from transformers import TrainingArguments
 
@@ -293,6 +314,7 @@ def run_experiment(path: str | Path, *, only: Sequence[str] = (), jobs: int = 1)
     if jobs < 1:
         raise ClinqaError(f"--jobs must be at least 1, not {jobs}")
     selected = [t for t in config.training_sets if not only or t.name in only]
+    check_argument_names(config, path)
     root = Path(config.output_dir)
     root.mkdir(parents=True, exist_ok=True)
     evaluation = [f for f in (config.validation_file, config.test_file) if f]

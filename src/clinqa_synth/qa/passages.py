@@ -141,6 +141,28 @@ def gold_for_passages(articles: list[dict[str, Any]], passages: list[Passage]) -
     return {"version": "covid-qa-passages", "data": data}
 
 
+def answer_windows(articles: list[dict[str, Any]], *, target_chars: int = 1200) -> tuple[dict[str, Any], int]:
+    """Every question on the report-sized window of its article that holds its answers, and how many were left out.
+
+    For scoring: a model trained on report-sized passages is scored on report-sized contexts, as RadQA scores on
+    reports, instead of on whole papers of ~25 windows. Windows are cut as for training (`windows`); a question
+    whose answers straddle a window edge, or fall in different windows, is left out and counted.
+    """
+    passages = []
+    for article in articles:
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            article_id = str(paragraph.get("document_id") or article.get("title"))
+            for number, (start, end) in enumerate(windows(context, target_chars)):
+                passages.append(Passage(f"{article_id}-w{number}", article_id, start, end, context[start:end]))
+    gold = gold_for_passages(articles, passages)
+    gold["data"] = [entry for entry in gold["data"] if entry["paragraphs"][0]["qas"]]
+    kept = sum(len(entry["paragraphs"][0]["qas"]) for entry in gold["data"])
+    total = sum(len(p["qas"]) for article in articles for p in article["paragraphs"])
+    gold["version"] = "covid-qa-answer-windows"
+    return gold, total - kept
+
+
 def write_passages(path: Path, passages: list[Passage]) -> None:
     """JSONL that `clinqa-synth generate --input` reads (`id`, `text`) and that keeps where each window came from."""
     with open(path, "w", encoding="utf-8") as handle:
