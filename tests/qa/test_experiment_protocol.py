@@ -65,6 +65,15 @@ def test_a_training_set_from_held_out_documents_is_refused_before_training(tmp_p
         experiment.run_experiment(write_config(tmp_path))
 
 
+def test_a_training_argument_transformers_does_not_take_is_named_before_training(tmp_path: Path, monkeypatch) -> None:
+    """transformers 5 dropped warmup_ratio: one clear error up front, not a TypeError in the first run."""
+    monkeypatch.setattr(experiment, "_run_one", lambda *a: pytest.fail("trained despite the bad key"))
+    qa_file(tmp_path / "train.jsonl", "Masks reduce droplet spread. The spike protein is a target.", "t")
+    path = write_config(tmp_path, training_args={"warmup_ratio": 0.1, "learning_rate": 1e-4})
+    with pytest.raises(ClinqaError, match="training_args .* warmup_ratio.*warmup_steps: 0.1"):
+        experiment.run_experiment(path)
+
+
 def test_a_training_set_may_mix_synthetic_and_gold_files(tmp_path: Path) -> None:
     synthetic = qa_file(
         tmp_path / "synthetic.jsonl", "Masks reduce droplet spread. The spike protein is a target.", "s1"
