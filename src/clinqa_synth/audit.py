@@ -27,13 +27,12 @@ from typing import Any
 import jinja2
 import pyarrow.parquet as pq
 
+from clinqa_synth.dataset.folder import AUDIT_FILE, DROPS_AUDIT_FILE
 from clinqa_synth.errors import ClinqaError
 from clinqa_synth.templates_loader import load_template
 
 LABELS = ("correct", "wrong_span", "should_be_unanswerable", "answerable_marked_unanswerable", "bad_question")
 SHEET_COLUMNS = ("id", "config", "document_id", "section", "question", "answer", "is_impossible", "label", "note")
-AUDIT_FILE = "audit.json"
-DROPS_AUDIT_FILE = "audit_dropped.json"
 
 
 class AuditError(ClinqaError):

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from clinqa_synth.dataset.folder import DatasetFolder
+from clinqa_synth.dataset.folder import AUDIT_FILE, DatasetFolder
 from clinqa_synth.errors import ClinqaError
 from clinqa_synth.pipeline.steps import FUNNEL_STEPS
 from clinqa_synth.text import words
@@ -117,7 +117,7 @@ def analyse_config(root: Path, name: str, generation: dict[str, Any]) -> ConfigR
     report.completion_tokens = int(usage.get("completion_tokens", 0)) + int(usage.get("cached_completion_tokens", 0))
     report.method = str(generation.get("method", {}).get("name", name))
     report.generator = str(generation.get("llm", {}).get("model", "?"))
-    audit = root / name / "audit.json"
+    audit = root / name / AUDIT_FILE
     if audit.is_file():
         answerable = json.loads(audit.read_text(encoding="utf-8")).get("answerable", {})
         if answerable.get("labelled"):

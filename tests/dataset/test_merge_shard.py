@@ -35,6 +35,40 @@ def test_merge_concatenates_shards_and_recomputes_the_card(tmp_path: Path) -> No
     assert "| `direct` |" in (tmp_path / "all" / "README.md").read_text()
 
 
+def test_merged_difficulty_is_measured_on_the_merged_rows(tmp_path: Path) -> None:
+    """A merge once kept the first shard's difficulty (COVID-QA direct: 0.718 overlap for rows measuring 0.641)."""
+    import statistics
+
+    write_config(tmp_path / "s0", "direct", ["Is def seen here?", "Which abc def?"], doc_prefix="x")
+    write_config(tmp_path / "s1", "direct", ["Anything else?"], doc_prefix="y")
+    merge_shards(tmp_path / "all", [tmp_path / "s0", tmp_path / "s1"])
+    rows = datasets.load_dataset(str(tmp_path / "all"), "direct", split="train")
+    overlaps = rows["question_context_overlap"]
+    assert 0 < statistics.fmean(overlaps) < 1 and 0 in overlaps, "the fixture mixes overlapping and fresh questions"
+    difficulty = json.loads((tmp_path / "all" / "direct" / "generation.json").read_text())["difficulty"]
+    assert difficulty["mean_question_section_overlap"] == round(statistics.fmean(overlaps), 3)
+    assert difficulty["zero_overlap_share"] == round(sum(o == 0 for o in overlaps) / len(overlaps), 3)
+    assert difficulty["median_answer_words"] == 1  # every answer is "def"
+
+
+def test_a_re_merge_keeps_the_scored_audit_of_the_same_rows_and_sets_aside_one_of_other_rows(tmp_path: Path) -> None:
+    """A re-merge once deleted audit.json: finished review work, gone. Same rows: kept; other rows: set aside."""
+    write_config(tmp_path / "s0", "direct", ["a?"], doc_prefix="x")
+    write_config(tmp_path / "s1", "direct", ["b?"], doc_prefix="y")
+    shards = [tmp_path / "s0", tmp_path / "s1"]
+    merge_shards(tmp_path / "all", shards)
+    audit = tmp_path / "all" / "direct" / "audit.json"
+    scored = {"labelled": 2, "correct": 1, "precision": 0.5, "ci95": [0.09, 0.91]}
+    scores = {k: scored for k in ("answerable", "unanswerable", "all")}
+    audit.write_text(json.dumps(scores | {"labels": {}, "labels_file": "labels.csv"}))
+    merge_shards(tmp_path / "all", shards)
+    assert json.loads(audit.read_text())["answerable"]["precision"] == 0.5
+    write_config(tmp_path / "s1", "direct", ["c?"], doc_prefix="y")  # a shard re-run: other rows
+    merge_shards(tmp_path / "all", shards)
+    assert not audit.exists(), "a score of other rows must not be shown as this dataset's precision"
+    assert "0.5" in (tmp_path / "all" / "direct" / "audit.previous-rows.json").read_text()
+
+
 def test_overlapping_shards_are_refused(tmp_path: Path) -> None:
     write_config(tmp_path / "s0", "direct", ["a?"])
     write_config(tmp_path / "s1", "direct", ["b?"])  # same document ids: overlapping shards

@@ -248,3 +248,33 @@ def test_experiment_only_trains_the_named_sets_and_keeps_the_others_finished_run
     assert list(result["table"]) == ["gold", "other"], "the table keeps gold's finished run, in the config's order"
     with pytest.raises(ClinqaError, match="names no training set.*gold, other, pending"):
         experiment.run_experiment(path, only=["golden"])
+
+
+def test_a_folder_config_retrains_when_its_rows_change_not_when_the_folder_gains_another(tmp_path, monkeypatch) -> None:
+    """Fingerprints hash a config's own parquet files: merging `prefix` into the folder must not retrain `direct`."""
+    import json
+
+    import yaml
+    from tests_support import write_config
+
+    from clinqa_synth.qa import experiment
+
+    trained: list[str] = []
+    monkeypatch.setattr(experiment, "_run_one", lambda c, t, seed, out: trained.append(t.name) or {"f1": 1.0})
+    folder = tmp_path / "data"
+    write_config(folder, "direct", ["What is seen?"])
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(json.dumps({"id": "d", "title": "t", "context": "Held-out text.", "question": "Which?",
+                               "answers": {"text": ["Held-out"], "answer_start": [0]}}) + "\n")  # fmt: skip
+    config = {"output_dir": str(tmp_path / "runs"), "validation_file": str(dev), "model_name_or_path": "m",
+              "seeds": [1], "training_sets": [{"name": "direct", "dataset_name": str(folder),
+                                               "dataset_config_name": "direct"}]}  # fmt: skip
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config))
+    experiment.run_experiment(path)
+    write_config(folder, "prefix", ["Another question?"])  # the folder's card and file list change
+    experiment.run_experiment(path)
+    assert trained == ["direct"], "another config in the folder is not a change to direct's rows"
+    write_config(folder, "direct", ["What is seen now?"])  # direct regenerated
+    experiment.run_experiment(path)
+    assert trained == ["direct", "direct"]

@@ -19,7 +19,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 
 from clinqa_synth import __version__
-from clinqa_synth.dataset.folder import MARKER_TAG, SPLITS, DatasetFolder, atomic_write_text
+from clinqa_synth.dataset.folder import AUDIT_FILE, MARKER_TAG, SPLITS, DatasetFolder, atomic_write_text
 from clinqa_synth.squad import qa_features
 from clinqa_synth.templates_loader import load_template
 
@@ -105,7 +105,7 @@ def _audits(root: Path, generations: dict[str, dict[str, Any]]) -> dict[str, dic
     """Config → its scored audit (audit.json, written by `clinqa-synth audit --score`), where one exists."""
     found = {}
     for name in generations:
-        path = root / name / "audit.json"
+        path = root / name / AUDIT_FILE
         if path.is_file():
             found[name] = json.loads(path.read_text(encoding="utf-8"))
     return found

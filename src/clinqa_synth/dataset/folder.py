@@ -39,6 +39,8 @@ from clinqa_synth.squad import qa_features
 
 GENERATION_FILE = "generation.json"
 DROPPED_PAIRS_FILE = "dropped_pairs.jsonl"  # per config: placed pairs a check or verification dropped
+AUDIT_FILE = "audit.json"  # per config: `audit --score` of its kept rows
+DROPS_AUDIT_FILE = "audit_dropped.json"  # per config: `audit --dropped --score` of its dropped pairs
 MARKER_TAG = "clinqa-synth"
 SPLITS = ("train", "validation")
 FOLDER_LOCK = ".clinqa-synth.lock"
@@ -258,6 +260,8 @@ class ConfigStage:
         generation = {**generation, "splits": dict(self.counts)}
         atomic_write_text(self.dir / GENERATION_FILE, json.dumps(generation, indent=2, ensure_ascii=False))
         target = self.folder.root / self.config
+        if target.is_dir():
+            self._carry_audits(target)
         old = self.folder.root / f".old-{self.config}-{uuid.uuid4().hex[:8]}"
         with folder_lock(self.folder.root):
             (self.dir / OWNER_LOCK).unlink()
@@ -267,6 +271,21 @@ class ConfigStage:
             os.replace(self.dir, target)
         shutil.rmtree(old, ignore_errors=True)
         return target
+
+    def _carry_audits(self, target: Path) -> None:
+        """Scored audits survive a re-run or re-merge: as they are when it reproduced the same rows and drops, else
+        renamed `*.previous-rows.json` (kept, but no longer read by the card, since they scored other rows)."""
+
+        def rows(folder: Path) -> tuple[list[str], str | None]:
+            drops = folder / DROPPED_PAIRS_FILE
+            digest = hashlib.sha256(drops.read_bytes()).hexdigest() if drops.is_file() else None
+            return sorted(p.name for p in folder.glob("*.parquet")), digest  # parquet names are content-addressed
+
+        same = rows(target) == rows(self.dir)
+        for name in (AUDIT_FILE, DROPS_AUDIT_FILE):
+            if (target / name).is_file():
+                kept_as = name if same else name.replace(".json", ".previous-rows.json")
+                shutil.copy2(target / name, self.dir / kept_as)
 
     def abort(self) -> None:
         for writer in self._writers.values():

@@ -1,8 +1,9 @@
 """Joining the folders of sharded runs (`generate --shard i/n` on many machines) into one dataset folder.
 
 Shards hold disjoint documents, so rows are concatenated as they are; a document found in two
-shards means the shards overlap (e.g. different n) and is an error. Run statistics are summed
-and the card is recomputed from the merged files.
+shards means the shards overlap (e.g. different n) and is an error. Counts are summed; what is
+measured on the kept rows (difficulty, its targets) is measured again on the merged rows, since a
+mean of shards is not a shard's; the card is recomputed from the merged files.
 """
 
 from __future__ import annotations
@@ -18,16 +19,45 @@ import pyarrow.parquet as pq
 from clinqa_synth.dataset.card import write_card
 from clinqa_synth.dataset.folder import DROPPED_PAIRS_FILE, DatasetFolder, OutputError
 
-SUMMED = ("funnel", "drops", "llm_usage")
+SUMMED = ("funnel", "drops", "llm_usage", "placement", "hardening", "completion_tokens_by_step", "estimate")
+SUMMED_COUNTS = ("requoted", "requote_failed_calls", "input_documents")
+MEASURED_COLUMNS = ("question_context_overlap", "question_source_overlap", "is_impossible", "answers")
 
 
-def _combine(generations: list[dict[str, Any]]) -> dict[str, Any]:
+def _measure(rows: list[dict[str, Any]], method: dict[str, Any] | None) -> dict[str, Any]:
+    """difficulty and difficulty_targets of the merged rows, computed as a run computes them for its own."""
+    from pydantic import ValidationError
+
+    from clinqa_synth.methods import MethodConfig
+    from clinqa_synth.pipeline.api import RunSummary
+    from clinqa_synth.text import words
+
+    summary = RunSummary(config="merged")
+    try:
+        summary.method = MethodConfig.model_validate(method) if method else None
+    except ValidationError:
+        summary.method = None  # a method file of another version: the targets are left out, not guessed
+    for row in rows:
+        summary.section_overlaps.append(row["question_context_overlap"])
+        summary.source_overlaps.append(row.get("question_source_overlap", row["question_context_overlap"]))
+        if row["is_impossible"]:
+            summary.unanswerable += 1
+        else:
+            summary.answerable += 1
+            summary.answer_words.append(len(words(row["answers"]["text"][0])))
+    return {"difficulty": summary.difficulty(), "difficulty_targets": summary.targets()}
+
+
+def _combine(generations: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[str, Any]:
     merged = dict(generations[0])
     for key in SUMMED:
         total: Counter = Counter()
         for g in generations:
             total.update({k: v for k, v in g.get(key, {}).items() if isinstance(v, (int, float))})
         merged[key] = dict(total)
+    for key in SUMMED_COUNTS:
+        merged[key] = sum(g.get(key) or 0 for g in generations)
+    merged |= _measure(rows, merged.get("method"))
     merged["documents"] = {
         "total": sum(g["documents"]["total"] for g in generations),
         "failed": sum(g["documents"]["failed"] for g in generations),
@@ -69,6 +99,7 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
         parts = [(f, f.configs()[config]) for f in folders if config in f.configs()]
         stage = target.stage(config)
         seen_documents: dict[str, Path] = {}
+        kept: list[dict[str, Any]] = []  # the measured columns of every merged row
         try:
             for folder, _ in parts:
                 for split, files in folder.data_files(config).items():
@@ -82,6 +113,7 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
                                     "overlap. Merge only the folders of one `--shard i/n` series."
                                 )
                         stage.add(rows, split)
+                        kept += [{k: row.get(k) for k in MEASURED_COLUMNS} for row in rows]
                 drops = folder.root / config / DROPPED_PAIRS_FILE
                 if drops.exists():
                     lines = drops.read_text(encoding="utf-8").splitlines()
@@ -89,7 +121,7 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
             recipe = parts[0][0].root / config / "recipe"
             if recipe.is_dir():  # shards of one series ran one recipe
                 shutil.copytree(recipe, stage.dir / "recipe")
-            stage.commit(_combine([g for _, g in parts]))
+            stage.commit(_combine([g for _, g in parts], kept))
         except BaseException:
             stage.abort()
             raise

@@ -270,6 +270,22 @@ def _file_digest(path: str | None) -> str | None:
     return digest.hexdigest()
 
 
+def _source_digest(source: TrainingSource) -> str | None:
+    """The bytes a source trains on: a folder config's own parquet files, not the whole folder.
+
+    Hashing the folder made every set of it retrain whenever another config was merged in or a card was rewritten.
+    """
+    if source.train_file:
+        return _file_digest(source.train_file)
+    config_dir = Path(str(source.dataset_name)) / str(source.dataset_config_name or "")
+    if source.dataset_config_name and config_dir.is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(config_dir.rglob("*.parquet")):
+            digest.update(file.name.encode() + file.read_bytes())
+        return digest.hexdigest()
+    return _file_digest(source.dataset_name)
+
+
 def run_fingerprint(config: ExperimentConfig, training_set: TrainingSet, seed: int) -> str:
     """Everything that shapes one run's scores: settings, seed and the bytes of its train/dev/test files.
 
@@ -278,7 +294,7 @@ def run_fingerprint(config: ExperimentConfig, training_set: TrainingSet, seed: i
     """
     payload = {
         "training_set": training_set.model_dump(),
-        "train_bytes": [_file_digest(s.train_file or s.dataset_name) for s in training_set.sources()],
+        "train_bytes": [_source_digest(source) for source in training_set.sources()],
         "validation_bytes": _file_digest(config.validation_file),
         "test_bytes": _file_digest(config.test_file),
         "seed": seed,
