@@ -250,6 +250,59 @@ def test_experiment_only_trains_the_named_sets_and_keeps_the_others_finished_run
         experiment.run_experiment(path, only=["golden"])
 
 
+def test_two_experiments_on_one_output_dir_keep_each_others_runs(tmp_path, monkeypatch) -> None:
+    """`--only other` started while `--only gold` was running: its write must merge, not drop gold's run."""
+    import json
+
+    import yaml
+
+    from clinqa_synth.qa import experiment
+
+    row = {"id": "a", "title": "t", "context": "Alpha training context.", "question": "What?",
+           "answers": {"text": ["Alpha"], "answer_start": [0]}}  # fmt: skip
+    for name in ("gold", "other", "dev"):
+        context = "Delta held-out context." if name == "dev" else f"{name} training context."
+        answers = {"text": [context.split()[0]], "answer_start": [0]}
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps({**row, "context": context, "answers": answers}) + "\n")
+    config = {"output_dir": str(tmp_path / "runs"), "validation_file": str(tmp_path / "dev.jsonl"),
+              "model_name_or_path": "m", "seeds": [1], "training_sets": [
+                  {"name": n, "train_file": str(tmp_path / f"{n}.jsonl")} for n in ("gold", "other")]}  # fmt: skip
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config))
+
+    def fake_run(config, training_set, seed, out):  # noqa: ANN001
+        if training_set.name == "other":  # meanwhile, another process finishes gold
+            experiment.run_experiment(path, only=["gold"])
+        return {"exact": 1.0, "f1": 2.0, "ro": 3.0}
+
+    monkeypatch.setattr(experiment, "_run_one", fake_run)
+    result = experiment.run_experiment(path, only=["other"])
+    assert set(result["runs"]) == {"gold", "other"}
+    assert "| gold |" in (tmp_path / "runs" / "results.md").read_text()
+
+
+def test_parallel_runs_that_fail_are_named_in_one_error(tmp_path) -> None:
+    """--jobs: a worker's failure is reported with its run, after the other runs are recorded (real spawn pool)."""
+    import json
+
+    import yaml
+
+    from clinqa_synth.errors import ClinqaError
+    from clinqa_synth.qa import experiment
+
+    for name, context in (("train", "Alpha training context."), ("dev", "Delta held-out context.")):
+        qa = {"id": name, "title": "t", "context": context, "question": "What?",
+              "answers": {"text": [context.split()[0]], "answer_start": [0]}}  # fmt: skip
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps(qa) + "\n")
+    config = {"output_dir": str(tmp_path / "runs"), "validation_file": str(tmp_path / "dev.jsonl"),
+              "model_name_or_path": str(tmp_path / "no-such-backbone"), "seeds": [1, 2],
+              "training_sets": [{"name": "s", "train_file": str(tmp_path / "train.jsonl")}]}  # fmt: skip
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ClinqaError, match=r"2 of 2 runs failed.*s seed"):
+        experiment.run_experiment(path, jobs=2)
+
+
 def test_a_folder_config_retrains_when_its_rows_change_not_when_the_folder_gains_another(tmp_path, monkeypatch) -> None:
     """Fingerprints hash a config's own parquet files: merging `prefix` into the folder must not retrain `direct`."""
     import json

@@ -273,19 +273,28 @@ class ConfigStage:
         return target
 
     def _carry_audits(self, target: Path) -> None:
-        """Scored audits survive a re-run or re-merge: as they are when it reproduced the same rows and drops, else
-        renamed `*.previous-rows.json` (kept, but no longer read by the card, since they scored other rows)."""
+        """Scored audits survive a re-run or re-merge: as they are when it reproduced what they scored (the kept rows
+        for audit.json, the dropped pairs for audit_dropped.json), else renamed `*.previous-rows.json` — kept, but no
+        longer read by the card, since they scored other rows. Earlier set-aside audits are carried too."""
 
-        def rows(folder: Path) -> tuple[list[str], str | None]:
+        def kept_rows(folder: Path) -> list[str]:
+            return sorted(p.name for p in folder.glob("*.parquet"))  # parquet names are content-addressed
+
+        def dropped(folder: Path) -> str | None:
             drops = folder / DROPPED_PAIRS_FILE
-            digest = hashlib.sha256(drops.read_bytes()).hexdigest() if drops.is_file() else None
-            return sorted(p.name for p in folder.glob("*.parquet")), digest  # parquet names are content-addressed
+            return hashlib.sha256(drops.read_bytes()).hexdigest() if drops.is_file() else None
 
-        same = rows(target) == rows(self.dir)
-        for name in (AUDIT_FILE, DROPS_AUDIT_FILE):
+        same = {
+            AUDIT_FILE: kept_rows(target) == kept_rows(self.dir),
+            DROPS_AUDIT_FILE: dropped(target) == dropped(self.dir),
+        }
+        for name, unchanged in same.items():
             if (target / name).is_file():
-                kept_as = name if same else name.replace(".json", ".previous-rows.json")
+                kept_as = name if unchanged else name.replace(".json", ".previous-rows.json")
                 shutil.copy2(target / name, self.dir / kept_as)
+        for earlier in target.glob("*.previous-rows.json"):
+            if not (self.dir / earlier.name).exists():
+                shutil.copy2(earlier, self.dir / earlier.name)
 
     def abort(self) -> None:
         for writer in self._writers.values():

@@ -21,34 +21,42 @@ from clinqa_synth.dataset.folder import DROPPED_PAIRS_FILE, DatasetFolder, Outpu
 
 SUMMED = ("funnel", "drops", "llm_usage", "placement", "hardening", "completion_tokens_by_step", "estimate")
 SUMMED_COUNTS = ("requoted", "requote_failed_calls", "input_documents")
-MEASURED_COLUMNS = ("question_context_overlap", "question_source_overlap", "is_impossible", "answers")
 
 
-def _measure(rows: list[dict[str, Any]], method: dict[str, Any] | None) -> dict[str, Any]:
+def _measured(row: dict[str, Any]) -> tuple[float, float, int | None]:
+    """What a row contributes to difficulty: its overlaps and, if answerable, its answer's length in words."""
+    from clinqa_synth.text import words
+
+    section = row["question_context_overlap"]
+    source = row.get("question_source_overlap")  # absent in folders written before the column existed
+    answer = None if row["is_impossible"] else len(words(row["answers"]["text"][0]))
+    return section, section if source is None else source, answer
+
+
+def _measure(rows: list[tuple[float, float, int | None]], method: dict[str, Any] | None) -> dict[str, Any]:
     """difficulty and difficulty_targets of the merged rows, computed as a run computes them for its own."""
     from pydantic import ValidationError
 
     from clinqa_synth.methods import MethodConfig
     from clinqa_synth.pipeline.api import RunSummary
-    from clinqa_synth.text import words
 
     summary = RunSummary(config="merged")
     try:
         summary.method = MethodConfig.model_validate(method) if method else None
     except ValidationError:
         summary.method = None  # a method file of another version: the targets are left out, not guessed
-    for row in rows:
-        summary.section_overlaps.append(row["question_context_overlap"])
-        summary.source_overlaps.append(row.get("question_source_overlap", row["question_context_overlap"]))
-        if row["is_impossible"]:
+    for section, source, answer_words in rows:
+        summary.section_overlaps.append(section)
+        summary.source_overlaps.append(source)
+        if answer_words is None:
             summary.unanswerable += 1
         else:
             summary.answerable += 1
-            summary.answer_words.append(len(words(row["answers"]["text"][0])))
+            summary.answer_words.append(answer_words)
     return {"difficulty": summary.difficulty(), "difficulty_targets": summary.targets()}
 
 
-def _combine(generations: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _combine(generations: list[dict[str, Any]], rows: list[tuple[float, float, int | None]]) -> dict[str, Any]:
     merged = dict(generations[0])
     for key in SUMMED:
         total: Counter = Counter()
@@ -99,7 +107,7 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
         parts = [(f, f.configs()[config]) for f in folders if config in f.configs()]
         stage = target.stage(config)
         seen_documents: dict[str, Path] = {}
-        kept: list[dict[str, Any]] = []  # the measured columns of every merged row
+        kept: list[tuple[float, float, int | None]] = []  # three numbers a merged row, for its difficulty
         try:
             for folder, _ in parts:
                 for split, files in folder.data_files(config).items():
@@ -113,7 +121,7 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
                                     "overlap. Merge only the folders of one `--shard i/n` series."
                                 )
                         stage.add(rows, split)
-                        kept += [{k: row.get(k) for k in MEASURED_COLUMNS} for row in rows]
+                        kept += [_measured(row) for row in rows]
                 drops = folder.root / config / DROPPED_PAIRS_FILE
                 if drops.exists():
                     lines = drops.read_text(encoding="utf-8").splitlines()

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from clinqa_synth.dataset.folder import atomic_write_text, folder_lock
 from clinqa_synth.errors import ClinqaError
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -165,6 +166,12 @@ def check_leakage(rows: list[dict[str, Any]], evaluation_files: list[str], name:
                 )
 
 
+# set per run by _run_one from the experiment's own keys; an override would collide ("got multiple values")
+OWNED_ARGUMENTS = frozenset(
+    {"seed", "output_dir", "do_train", "do_eval", "do_predict", "train_file", "validation_file", "test_file"}
+)
+
+
 def check_argument_names(config: ExperimentConfig, path: str | Path) -> None:
     """Unknown data_args/training_args keys, named before any training (transformers renames keys between versions)."""
     import dataclasses
@@ -179,6 +186,12 @@ def check_argument_names(config: ExperimentConfig, path: str | Path) -> None:
         ("training_args", TrainingArguments, config.training_args),
     ):
         unknown = sorted(set(values) - {field.name for field in dataclasses.fields(cls)})
+        owned = sorted(set(values) & OWNED_ARGUMENTS)
+        if owned:
+            raise ClinqaError(
+                f"{path}: {key} sets {', '.join(owned)}, which the experiment sets itself per run (seeds, output_dir, "
+                "the files and what to run come from the experiment's own keys): remove them"
+            )
         if unknown:
             raise ClinqaError(
                 f"{path}: {key} has keys {cls.__name__} of transformers {transformers.__version__} does not take: "
@@ -340,36 +353,56 @@ def run_experiment(path: str | Path, *, only: Sequence[str] = (), jobs: int = 1)
     wanted = {(t.name, seed): run_fingerprint(config, t, seed) for t in config.training_sets for seed in config.seeds}
     runs: dict[str, dict[int, dict[str, float]]] = {}
     fingerprints: dict[str, dict[int, str]] = {}
-    if results_path.exists():
-        previous = json.loads(results_path.read_text())
+
+    def matching_runs() -> None:
+        """Runs already in results.json whose fingerprint matches: earlier sittings', or a parallel --only's."""
+        if not results_path.exists():
+            return
+        try:
+            previous = json.loads(results_path.read_text())
+        except json.JSONDecodeError:
+            raise ClinqaError(
+                f"{results_path} is not valid JSON: restore it from version control or delete it"
+            ) from None
         old_prints = previous.get("fingerprints", {})
         for name, by_seed in previous.get("runs", {}).items():
             for seed, scores in by_seed.items():
                 fingerprint = old_prints.get(name, {}).get(str(seed))
                 if fingerprint is not None and wanted.get((name, int(seed))) == fingerprint:
-                    runs.setdefault(name, {})[int(seed)] = scores
-                    fingerprints.setdefault(name, {})[int(seed)] = fingerprint
+                    runs.setdefault(name, {}).setdefault(int(seed), scores)
+                    fingerprints.setdefault(name, {}).setdefault(int(seed), fingerprint)
+
+    def write_tables() -> None:
+        """Re-read under the folder's lock and merge before writing, so two experiments on one output_dir
+        (say `--only gold` beside `--only direct`) never drop each other's runs; atomic, so a crash leaves the old."""
+        with folder_lock(root):
+            matching_runs()
+            ordered = {name: runs[name] for name in names if name in runs}  # the config's order, not finishing order
+            table = summarize_runs(ordered)
+            payload = {
+                "config": config.model_dump(),
+                "runs": ordered,
+                "fingerprints": {name: fingerprints[name] for name in ordered},
+                "table": {n: {m: list(v) for m, v in t.items()} for n, t in table.items()},
+            }
+            atomic_write_text(results_path, json.dumps(payload, indent=2))
+            atomic_write_text(
+                root / "results.md", markdown_table(table, config.seeds, scored_on_dev=config.test_file is None)
+            )
 
     def record(training_set: TrainingSet, seed: int, scores: dict[str, float]) -> None:
         runs.setdefault(training_set.name, {})[seed] = scores
         fingerprints.setdefault(training_set.name, {})[seed] = wanted[(training_set.name, seed)]
-        ordered = {name: runs[name] for name in names if name in runs}  # the config's order, not finishing order
-        table = summarize_runs(ordered)
-        payload = {
-            "config": config.model_dump(),
-            "runs": ordered,
-            "fingerprints": fingerprints,
-            "table": {n: {m: list(v) for m, v in t.items()} for n, t in table.items()},
-        }
-        results_path.write_text(json.dumps(payload, indent=2))
-        (root / "results.md").write_text(markdown_table(table, config.seeds, scored_on_dev=config.test_file is None))
+        write_tables()
 
+    matching_runs()
     pending = [(t, seed) for t in selected for seed in config.seeds if seed not in runs.get(t.name, {})]
+    failures: list[str] = []
     if jobs == 1:
         for training_set, seed in pending:
             record(training_set, seed, _run_one(config, training_set, seed, root / training_set.name / f"seed{seed}"))
     elif pending:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        threads = max(1, (os.cpu_count() or 1) // min(jobs, len(pending)))
         spawn = multiprocessing.get_context("spawn")  # a forked CUDA context is unusable in the child
         with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
             futures = {
@@ -377,7 +410,14 @@ def run_experiment(path: str | Path, *, only: Sequence[str] = (), jobs: int = 1)
                 for t, seed in pending
             }
             for future in as_completed(futures):
-                record(*futures[future], future.result())
-    if not results_path.exists():
-        raise ClinqaError(f"{path}: nothing to train and no earlier results in {root}")
+                training_set, seed = futures[future]
+                try:  # every finished run is recorded even when another fails; the failures are raised at the end
+                    record(training_set, seed, future.result())
+                except Exception as exc:  # noqa: BLE001 - reported below with the run it belongs to
+                    failures.append(f"{training_set.name} seed {seed}: {type(exc).__name__}: {exc}")
+    write_tables()  # also when nothing was pending: runs whose settings or rows changed leave the table
+    if failures:
+        raise ClinqaError(
+            f"{len(failures)} of {len(pending)} runs failed (the others are recorded): " + "; ".join(failures)
+        )
     return json.loads(results_path.read_text())
