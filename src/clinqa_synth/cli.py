@@ -249,6 +249,7 @@ def print_summary(summary: Any) -> None:
                 if h.get("anatomy_drift")
                 else ""
             )
+            + (f"; {h['organism_drift']} named another organism and were not used" if h.get("organism_drift") else "")
             + (
                 f"; {h['meaning_drift']} changed a side, negation, number or date and were not used"
                 if h.get("meaning_drift")

@@ -265,6 +265,22 @@ def test_a_rewrite_about_another_body_part_is_not_used() -> None:
     )
 
 
+def test_a_rewrite_about_another_organism_is_not_used() -> None:
+    """Read on COVID-QA (sitting 7): "…promotes inflammation in bats?" was rewritten "…in mice?" and kept."""
+    from clinqa_synth.pipeline.hardening import drifted_organism
+
+    passage = "Now, Brook et al. have studied this exact question using bat cells grown in the laboratory."
+    original = "How did Brook et al. determine that the loss of certain genes promotes inflammation in bats?"
+    assert drifted_organism(
+        "Why did the group conclude that the loss of some genes contributes to inflammation in mice?", original, passage
+    ) == {"mice"}
+    assert not drifted_organism("How did the team show that losing some genes inflames bat tissue?", original, passage)
+    # conservative: a broader word the document does not use counts as drift too (the easy question is kept)
+    assert drifted_organism("What did the group find in the animals?", "What was found?", "Camels and bats.") == {
+        "animal"
+    }
+
+
 def test_an_unanswerable_verdict_on_a_finding_the_section_negates_is_dropped_before_verification() -> None:
     # the same script, but the report now says "No fracture": its "Unanswerable" to "Is there a fracture?" is wrong
     report = Section("report", REPORT.text + " No fracture.")

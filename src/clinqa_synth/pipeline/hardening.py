@@ -10,7 +10,8 @@ questions hard. Hardening enforces it after the fact, in the order that keeps an
    question without them (no report text in that prompt, so there is nothing to copy from); up to
    `harden_rounds` rounds, each on the lowest-overlap version so far, stopping once under the target; a
    rewrite that names a body part neither the question nor the document mentions is not used
-   (`drifted_anatomy`, lexicon in lexicons/anatomy.txt);
+   (`drifted_anatomy`, lexicon in lexicons/anatomy.txt), nor one naming another organism (`drifted_organism`,
+   lexicons/organisms.txt), nor one that changes a side, negation, number or date (`drifted_meaning`);
 3. the rewritten question is then put to the independent verifier (section + question only): it is kept only
    when the verifier's answer lands on the same span as the easy question's (or both are Unanswerable);
    otherwise the original question is verified and kept instead, and the fallback is counted.
@@ -24,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clinqa_synth.pipeline.lexicons import body_parts
+from clinqa_synth.pipeline.lexicons import body_parts, organisms
 from clinqa_synth.pipeline.meaning import LATERALITY, MONTHS, NEGATION_CUES, clinical_signature
 from clinqa_synth.text import content_words, words
 
@@ -76,6 +77,15 @@ def drifted_anatomy(rewrite: str, original: str, document_text: str) -> set[str]
     may change words, never what it is about, so such a rewrite is not used.
     """
     return body_parts(rewrite) - body_parts(original) - body_parts(document_text)
+
+
+def drifted_organism(rewrite: str, original: str, document_text: str) -> set[str]:
+    """Organisms the rewrite names that neither the original question nor the document mentions ("bats" → "mice").
+
+    The side/negation/number/date signature cannot see a changed subject, and on research passages the subject is
+    often an organism (lexicons/organisms.txt); such a rewrite asks about something else and is not used.
+    """
+    return organisms(rewrite) - organisms(original) - organisms(document_text)
 
 
 def drifted_meaning(rewrite: str, original: str) -> str | None:

@@ -35,6 +35,18 @@ def body_parts(text: str) -> set[str]:
 
 
 @functools.cache
+def organism_terms() -> frozenset[str]:
+    """The organism lexicon (lexicons/organisms.txt), lower-cased."""
+    return frozenset(_lines("organisms.txt"))
+
+
+def organisms(text: str) -> set[str]:
+    """The lexicon's organisms named in `text`, regular plurals folded ("bats" → "bat"; "mice" is its own line)."""
+    terms = organism_terms()
+    return {form for word in words(text) for form in (word, word[:-1], word[:-2]) if form in terms}
+
+
+@functools.cache
 def mention_cues() -> dict[str, tuple[str, ...]]:
     """lexicons/mention_cues.txt by group: `before` / `after` cues of negation and hedging, `not findings`."""
     groups: dict[str, list[str]] = {}

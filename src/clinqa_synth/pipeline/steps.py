@@ -38,6 +38,7 @@ from clinqa_synth.pipeline.hardening import (
     difficulty_text,
     drifted_anatomy,
     drifted_meaning,
+    drifted_organism,
     parse_rewrite,
     reused_words,
 )
@@ -387,6 +388,8 @@ async def _harden(
         rewrite = parse_rewrite(completion.text)
         if rewrite is not None and drifted_anatomy(rewrite, question, text):
             result.hardening["anatomy_drift"] += 1  # asks about another body part: not the same question
+        elif rewrite is not None and drifted_organism(rewrite, question, text):
+            result.hardening["organism_drift"] += 1  # asks about another organism (bats → mice)
         elif rewrite is not None and drifted_meaning(rewrite, question):
             result.hardening["meaning_drift"] += 1  # another side, negation, number or date: not the same question
         elif rewrite is not None and (overlap := question_context_overlap(rewrite, text)) < best_overlap:
