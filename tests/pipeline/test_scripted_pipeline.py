@@ -275,6 +275,8 @@ def test_a_rewrite_about_another_organism_is_not_used() -> None:
         "Why did the group conclude that the loss of some genes contributes to inflammation in mice?", original, passage
     ) == {"mice"}
     assert not drifted_organism("How did the team show that losing some genes inflames bat tissue?", original, passage)
+    # only whole words and their plurals: "batch", "catch" and "ticket" name no bat, cat or tick
+    assert not drifted_organism("Was the batch caught in a catch or a ticket?", original, passage)
     # conservative: a broader word the document does not use counts as drift too (the easy question is kept)
     assert drifted_organism("What did the group find in the animals?", "What was found?", "Camels and bats.") == {
         "animal"

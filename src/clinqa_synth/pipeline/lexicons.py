@@ -23,15 +23,19 @@ def anatomy_terms() -> frozenset[str]:
     return frozenset(_lines("anatomy.txt"))
 
 
-def body_parts(text: str) -> set[str]:
-    """The lexicon's body parts named in `text`, plurals folded ("lungs" → "lung")."""
-    terms = anatomy_terms()
+def _named(text: str, terms: frozenset[str]) -> set[str]:
+    """The lexicon terms named in `text`, plurals folded ("lungs" → "lung", "viruses" → "virus")."""
     found = set()
     for word in words(text):
         for form in (word, word[:-1] if word.endswith("s") else word, word[:-2] if word.endswith("es") else word):
             if form in terms:
                 found.add(form)
     return found
+
+
+def body_parts(text: str) -> set[str]:
+    """The lexicon's body parts named in `text`, plurals folded ("lungs" → "lung")."""
+    return _named(text, anatomy_terms())
 
 
 @functools.cache
@@ -42,8 +46,7 @@ def organism_terms() -> frozenset[str]:
 
 def organisms(text: str) -> set[str]:
     """The lexicon's organisms named in `text`, regular plurals folded ("bats" → "bat"; "mice" is its own line)."""
-    terms = organism_terms()
-    return {form for word in words(text) for form in (word, word[:-1], word[:-2]) if form in terms}
+    return _named(text, organism_terms())
 
 
 @functools.cache
