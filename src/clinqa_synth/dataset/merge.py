@@ -12,29 +12,22 @@ import json
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
 from clinqa_synth.dataset.card import write_card
 from clinqa_synth.dataset.folder import DROPPED_PAIRS_FILE, DatasetFolder, OutputError
 
+if TYPE_CHECKING:
+    from clinqa_synth.pipeline.api import RunSummary
+
 SUMMED = ("funnel", "drops", "llm_usage", "placement", "hardening", "completion_tokens_by_step", "estimate")
 SUMMED_COUNTS = ("requoted", "requote_failed_calls", "input_documents")
 
 
-def _measured(row: dict[str, Any]) -> tuple[float, float, int | None]:
-    """What a row contributes to difficulty: its overlaps and, if answerable, its answer's length in words."""
-    from clinqa_synth.text import words
-
-    section = row["question_context_overlap"]
-    source = row.get("question_source_overlap")  # absent in folders written before the column existed
-    answer = None if row["is_impossible"] else len(words(row["answers"]["text"][0]))
-    return section, section if source is None else source, answer
-
-
-def _measure(rows: list[tuple[float, float, int | None]], method: dict[str, Any] | None) -> dict[str, Any]:
-    """difficulty and difficulty_targets of the merged rows, computed as a run computes them for its own."""
+def _new_summary(method: dict[str, Any] | None) -> RunSummary:
+    """An empty run summary that merged rows are added to, measured against the shards' method targets."""
     from pydantic import ValidationError
 
     from clinqa_synth.methods import MethodConfig
@@ -45,18 +38,10 @@ def _measure(rows: list[tuple[float, float, int | None]], method: dict[str, Any]
         summary.method = MethodConfig.model_validate(method) if method else None
     except ValidationError:
         summary.method = None  # a method file of another version: the targets are left out, not guessed
-    for section, source, answer_words in rows:
-        summary.section_overlaps.append(section)
-        summary.source_overlaps.append(source)
-        if answer_words is None:
-            summary.unanswerable += 1
-        else:
-            summary.answerable += 1
-            summary.answer_words.append(answer_words)
-    return {"difficulty": summary.difficulty(), "difficulty_targets": summary.targets()}
+    return summary
 
 
-def _combine(generations: list[dict[str, Any]], rows: list[tuple[float, float, int | None]]) -> dict[str, Any]:
+def _combine(generations: list[dict[str, Any]], measured: RunSummary) -> dict[str, Any]:
     merged = dict(generations[0])
     for key in SUMMED:
         total: Counter = Counter()
@@ -65,7 +50,7 @@ def _combine(generations: list[dict[str, Any]], rows: list[tuple[float, float, i
         merged[key] = dict(total)
     for key in SUMMED_COUNTS:
         merged[key] = sum(g.get(key) or 0 for g in generations)
-    merged |= _measure(rows, merged.get("method"))
+    merged["difficulty"], merged["difficulty_targets"] = measured.difficulty(), measured.targets()
     merged["documents"] = {
         "total": sum(g["documents"]["total"] for g in generations),
         "failed": sum(g["documents"]["failed"] for g in generations),
@@ -107,7 +92,7 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
         parts = [(f, f.configs()[config]) for f in folders if config in f.configs()]
         stage = target.stage(config)
         seen_documents: dict[str, Path] = {}
-        kept: list[tuple[float, float, int | None]] = []  # three numbers a merged row, for its difficulty
+        measured = _new_summary(parts[0][1].get("method"))  # difficulty of the merged rows, measured again
         try:
             for folder, _ in parts:
                 for split, files in folder.data_files(config).items():
@@ -121,7 +106,8 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
                                     "overlap. Merge only the folders of one `--shard i/n` series."
                                 )
                         stage.add(rows, split)
-                        kept += [_measured(row) for row in rows]
+                        for row in rows:
+                            measured.add_record(row)
                 drops = folder.root / config / DROPPED_PAIRS_FILE
                 if drops.exists():
                     lines = drops.read_text(encoding="utf-8").splitlines()
@@ -129,7 +115,7 @@ def merge_shards(out: str | Path, shards: list[str | Path]) -> dict[str, dict[st
             recipe = parts[0][0].root / config / "recipe"
             if recipe.is_dir():  # shards of one series ran one recipe
                 shutil.copytree(recipe, stage.dir / "recipe")
-            stage.commit(_combine([g for _, g in parts], kept))
+            stage.commit(_combine([g for _, g in parts], measured))
         except BaseException:
             stage.abort()
             raise

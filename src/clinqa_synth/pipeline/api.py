@@ -96,13 +96,19 @@ class RunSummary:
         self.completion_tokens.update(result.completion_tokens)
         self.hardening.update(result.hardening)
         for record in result.records:
-            self.section_overlaps.append(record["question_context_overlap"])
-            self.source_overlaps.append(record["question_source_overlap"])
-            if record["is_impossible"]:
-                self.unanswerable += 1
-            else:
-                self.answerable += 1
-                self.answer_words.append(len(words(record["answers"]["text"][0])))
+            self.add_record(record)
+
+    def add_record(self, record: dict[str, Any]) -> None:
+        """A kept row's share of the measured difficulty (also how `merge` re-measures merged rows)."""
+        section = record["question_context_overlap"]
+        source = record.get("question_source_overlap")  # None in folders written before the column existed
+        self.section_overlaps.append(section)
+        self.source_overlaps.append(section if source is None else source)
+        if record["is_impossible"]:
+            self.unanswerable += 1
+        else:
+            self.answerable += 1
+            self.answer_words.append(len(words(record["answers"]["text"][0])))
 
     @property
     def kept(self) -> int:
