@@ -154,7 +154,7 @@ def test_experiment_resumes_only_runs_whose_settings_and_files_are_unchanged(tmp
 
     trained: list[tuple[str, int]] = []
 
-    def fake_run(config, training_set, seed, out):  # noqa: ANN001 - the trainer itself is tested in test_training
+    def fake_run(config, training_set, rows, seed, out):  # noqa: ANN001 - the trainer itself is tested in test_training
         trained.append((training_set.name, seed))
         return {"exact": float(seed % 7), "f1": float(config.training_args.get("learning_rate", 1)), "ro": 1.0}
 
@@ -201,6 +201,39 @@ def test_experiment_resumes_only_runs_whose_settings_and_files_are_unchanged(tmp
     assert len(trained) == 6, "a regenerated training file retrains"
 
 
+def test_every_seed_trains_on_the_rows_read_when_the_experiment_started(tmp_path, monkeypatch) -> None:
+    """A set re-merged while a CPU experiment runs for hours must not hand later seeds other rows than the first."""
+    import json
+
+    import yaml
+
+    from clinqa_synth.qa import experiment
+
+    def qa_line(qid: str, context: str) -> str:
+        answers = {"text": [context.split()[0]], "answer_start": [0]}
+        return json.dumps({"id": qid, "title": "t", "context": context, "question": "What?", "answers": answers})
+
+    train = tmp_path / "train.jsonl"
+    train.write_text(qa_line("a", "Alpha training context.") + "\n")
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(qa_line("d", "Delta held-out context.") + "\n")
+    seen: list[list[str]] = []
+
+    def fake_run(config, training_set, rows, seed, out):  # noqa: ANN001
+        seen.append([row["id"] for row in rows])
+        train.write_text(qa_line("b", "Beta rows merged in meanwhile.") + "\n")  # the file changes mid-experiment
+        return {"f1": 1.0}
+
+    monkeypatch.setattr(experiment, "_run_one", fake_run)
+    config = {"output_dir": str(tmp_path / "runs"), "validation_file": str(dev), "model_name_or_path": "m",
+              "seeds": [1, 2], "training_sets": [{"name": "s", "train_file": str(train)}]}  # fmt: skip
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = experiment.run_experiment(path)
+    assert seen == [["a"], ["a"]]
+    assert set(result["runs"]["s"]) == {"1", "2"}, "both recorded under the fingerprint of the rows they trained on"
+
+
 def test_experiment_only_trains_the_named_sets_and_keeps_the_others_finished_runs(tmp_path, monkeypatch) -> None:
     """`--only`: a set whose data is still being generated (its folder missing) does not hold up the others."""
     import json
@@ -212,7 +245,7 @@ def test_experiment_only_trains_the_named_sets_and_keeps_the_others_finished_run
 
     trained: list[str] = []
 
-    def fake_run(config, training_set, seed, out):  # noqa: ANN001 - the trainer itself is tested in test_training
+    def fake_run(config, training_set, rows, seed, out):  # noqa: ANN001 - the trainer itself is tested in test_training
         trained.append(training_set.name)
         return {"exact": 1.0, "f1": 2.0, "ro": 3.0}
 
@@ -270,7 +303,7 @@ def test_two_experiments_on_one_output_dir_keep_each_others_runs(tmp_path, monke
     path = tmp_path / "experiment.yaml"
     path.write_text(yaml.safe_dump(config))
 
-    def fake_run(config, training_set, seed, out):  # noqa: ANN001
+    def fake_run(config, training_set, rows, seed, out):  # noqa: ANN001
         if training_set.name == "other":  # meanwhile, another process finishes gold
             experiment.run_experiment(path, only=["gold"])
         return {"exact": 1.0, "f1": 2.0, "ro": 3.0}
@@ -313,7 +346,7 @@ def test_a_folder_config_retrains_when_its_rows_change_not_when_the_folder_gains
     from clinqa_synth.qa import experiment
 
     trained: list[str] = []
-    monkeypatch.setattr(experiment, "_run_one", lambda c, t, seed, out: trained.append(t.name) or {"f1": 1.0})
+    monkeypatch.setattr(experiment, "_run_one", lambda c, t, rows, seed, out: trained.append(t.name) or {"f1": 1.0})
     folder = tmp_path / "data"
     write_config(folder, "direct", ["What is seen?"])
     dev = tmp_path / "dev.jsonl"

@@ -199,7 +199,10 @@ def check_argument_names(config: ExperimentConfig, path: str | Path) -> None:
             )
 
 
-def _run_one(config: ExperimentConfig, training_set: TrainingSet, seed: int, out: Path) -> dict[str, float]:
+def _run_one(
+    config: ExperimentConfig, training_set: TrainingSet, rows: list[dict[str, Any]], seed: int, out: Path
+) -> dict[str, float]:
+    """Train and score one (training set, seed) on `rows`, the set's rows as read when the experiment started."""
     from transformers import TrainingArguments
 
     from clinqa_synth.qa.arguments import DataTrainingArguments, ModelArguments
@@ -209,7 +212,7 @@ def _run_one(config: ExperimentConfig, training_set: TrainingSet, seed: int, out
     out.mkdir(parents=True, exist_ok=True)
     train_file = out / "train.jsonl"  # the set's sources as one file: mixed sets train like single ones
     with open(train_file, "w", encoding="utf-8") as handle:
-        for row in training_rows(training_set):
+        for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     data = DataTrainingArguments(
         train_file=str(train_file),
@@ -347,8 +350,11 @@ def run_experiment(path: str | Path, *, only: Sequence[str] = (), jobs: int = 1)
     root = Path(config.output_dir)
     root.mkdir(parents=True, exist_ok=True)
     evaluation = [f for f in (config.validation_file, config.test_file) if f]
+    # Rows are read once, here, and every run of a set trains on these: a set re-merged while an experiment runs
+    # (hours on a CPU) must not give seeds of one mean ± sd different rows under the fingerprint taken now.
+    pinned = {training_set.name: training_rows(training_set) for training_set in selected}
     for training_set in selected:  # before any training: a leak found after hours of it is worse
-        check_leakage(training_rows(training_set), evaluation, training_set.name)
+        check_leakage(pinned[training_set.name], evaluation, training_set.name)
     results_path = root / "results.json"
     wanted = {(t.name, seed): run_fingerprint(config, t, seed) for t in config.training_sets for seed in config.seeds}
     runs: dict[str, dict[int, dict[str, float]]] = {}
@@ -400,13 +406,17 @@ def run_experiment(path: str | Path, *, only: Sequence[str] = (), jobs: int = 1)
     failures: list[str] = []
     if jobs == 1:
         for training_set, seed in pending:
-            record(training_set, seed, _run_one(config, training_set, seed, root / training_set.name / f"seed{seed}"))
+            out = root / training_set.name / f"seed{seed}"
+            record(training_set, seed, _run_one(config, training_set, pinned[training_set.name], seed, out))
     elif pending:
         threads = max(1, (os.cpu_count() or 1) // min(jobs, len(pending)))
         spawn = multiprocessing.get_context("spawn")  # a forked CUDA context is unusable in the child
         with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
             futures = {
-                pool.submit(_run_in_worker, threads, config, t, seed, root / t.name / f"seed{seed}"): (t, seed)
+                pool.submit(_run_in_worker, threads, config, t, pinned[t.name], seed, root / t.name / f"seed{seed}"): (
+                    t,
+                    seed,
+                )
                 for t, seed in pending
             }
             for future in as_completed(futures):
