@@ -5,8 +5,8 @@
 
 The same scoring as `clinqa-synth audit OUT --score` (clinqa_synth.audit.score), but over committed label files
 whose datasets are not in the tree; also counts the labelled pairs that today's pre-answer checks would drop
-(identity, two-questions-in-one), the echo and interpretive span answers and the checked "Unanswerable" verdicts
-(hedged mention, off-topic body part), so a check's effect can be read off the labels.
+(identity, two-questions-in-one), the echo, interpretive and outranked span answers and the checked "Unanswerable"
+verdicts (hedged mention, off-topic body part), so a check's effect can be read off the labels.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from clinqa_synth.pipeline.answer_checks import (
     is_interpretive_question,
     unanswerable_problem,
 )
+from clinqa_synth.pipeline.relevance import is_outranked_answer
 
 # the labelled pairs come from the benchmark reports; the off-topic check needs the whole report
 DOCUMENTS = Path(__file__).parent / "documents" / "radiology"
@@ -36,6 +37,13 @@ def caught_unanswerable(row: dict[str, str]) -> bool:
     document = DOCUMENTS / f"{row['document_id']}.txt"
     report = document.read_text(encoding="utf-8") if document.exists() else row["context"]
     return unanswerable_problem(row["question"], row["context"], report, one_region=True) is not None
+
+
+def outranked(row: dict[str, str]) -> bool:
+    """A span answer in a sentence that matches the question worse than another sentence of its section."""
+    start = row["context"].find(row["answer"]) if row["answer"] else -1
+    question = row.get("original_question") or row["question"]  # the question the answer call was asked
+    return start >= 0 and is_outranked_answer(question, start, start + len(row["answer"]), row["context"])
 
 
 def main(paths: list[str]) -> None:
@@ -51,6 +59,7 @@ def main(paths: list[str]) -> None:
             if is_identity_question(r["question"])
             or is_compound_question(r["question"])
             or (r["answer"] and (is_echo_answer(r["question"], r["answer"]) or is_interpretive_question(r["question"])))
+            or outranked(r)
             or caught_unanswerable(r)
         ]
         table[config] = {

@@ -18,6 +18,7 @@ from rapidfuzz import fuzz
 
 from clinqa_synth.pipeline.lexicons import anatomy_terms, mention_cues, regions_named
 from clinqa_synth.pipeline.meaning import clinical_signature
+from clinqa_synth.pipeline.relevance import is_outranked_answer
 from clinqa_synth.text import content_words, words
 
 # Questions about who/when/where of the record itself: de-identified away in RadQA/MIMIC, so they are
@@ -97,8 +98,13 @@ def is_echo_answer(question: str, answer: str) -> bool:
     return all(not (said[key] - asked[key]) for key in said)
 
 
-def answer_problem(question: str, answer: str, section_text: str, *, max_answer_words: int) -> str | None:
-    """The drop reason for an answerable pair, or None when it passes the cheap checks."""
+def answer_problem(
+    question: str, answer: str, section_text: str, *, max_answer_words: int, start: int | None = None
+) -> str | None:
+    """The drop reason for an answerable pair, or None when it passes the cheap checks.
+
+    `start` is where the span lies in the section (the first occurrence of `answer` when not given).
+    """
     if not words(answer):
         return "blank_answer"
     if not content_words(answer) and not any(char.isdigit() for char in answer):
@@ -115,6 +121,9 @@ def answer_problem(question: str, answer: str, section_text: str, *, max_answer_
     section_words = len(words(section_text))
     if section_words >= 20 and n_words >= 0.8 * section_words:
         return "whole_section"
+    start = section_text.find(answer) if start is None else start
+    if start >= 0 and is_outranked_answer(question, start, start + len(answer), section_text):
+        return "outranked_answer"
     return None
 
 

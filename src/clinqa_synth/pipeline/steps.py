@@ -173,7 +173,7 @@ def _check_answer(method: MethodConfig, question: str, span: Span, section_text:
     """The answer-check drop reason for a placed span (first pass or requote alike), or None."""
     if not method.answer_checks:
         return None
-    return answer_problem(question, span.text, section_text, max_answer_words=method.max_answer_words)
+    return answer_problem(question, span.text, section_text, max_answer_words=method.max_answer_words, start=span.start)
 
 
 def uses_grammar(chat: ChatClient, method: MethodConfig) -> bool:
