@@ -260,3 +260,21 @@ def test_a_body_part_of_the_imaged_region_is_on_topic_though_the_report_never_na
     chest = "EXAMINATION: Chest radiograph. FINDINGS: The lungs are clear. IMPRESSION: No acute process."
     assert unanswerable_problem(question, chest, chest, one_region=True) is None
     assert unanswerable_problem("Is there a knee effusion?", chest, chest, one_region=True) == "off_topic_unanswerable"
+
+
+def test_an_unanswerable_whose_words_the_section_holds_is_not_kept() -> None:
+    """Labelled answerable_marked_unanswerable on COVID-QA: the passage describes exactly what was asked."""
+    from clinqa_synth.pipeline.answer_checks import unanswerable_problem
+
+    passage = (
+        "RSV, rhinovirus and influenza showed different circulation patterns: RSV and influenza peaked in January, "
+        "while rhinovirus circulated all year. Co-infections were most frequent among infants."
+    )
+    question = "Was there a correlation between the circulation patterns of RSV, rhinovirus and influenza?"
+    assert unanswerable_problem(question, passage, passage, one_region=False) == "covered_unanswerable"
+    # labelled correct: the passage touches the topic but not what was asked
+    assert unanswerable_problem("Are there any limitations to the study?", passage, passage, one_region=False) is None
+    # indication text asks, it does not answer: "evaluate for pneumothorax" is no finding
+    report = "INDICATION: Evaluate for pneumothorax.\nFINDINGS: Lungs are clear. Heart size is normal."
+    assert unanswerable_problem("Is there a pneumothorax?", report, report, one_region=True) is None
+    assert unanswerable_problem("Is there a pneumothorax?", report + " Small pneumothorax.", report, one_region=True)
