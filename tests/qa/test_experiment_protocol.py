@@ -115,6 +115,23 @@ def test_passages_are_report_sized_deterministic_and_carry_their_gold_questions(
             )
 
 
+def test_articles_without_id_or_title_get_their_gold_questions_too() -> None:
+    """Passages and gold name an unnamed article alike (its position), so the gold of the same passages is not empty."""
+    context = " ".join(f"Sentence {i} reports that marker M{i} rose in cohort {i}." for i in range(40))
+    qas = [
+        {
+            "id": "q",
+            "question": "Which marker?",
+            "answers": [{"text": "marker M3", "answer_start": context.index("marker M3")}],
+        }
+    ]
+    articles = [{"paragraphs": [{"context": context, "qas": qas}]}, {"paragraphs": [{"context": context, "qas": []}]}]
+    passages = sample_passages(articles, 2, target_chars=400, answer_bearing_share=0.5)
+    assert {p.article_id for p in passages} <= {"article0", "article1"}
+    gold = gold_for_passages(articles, passages)
+    assert [qa["id"] for d in gold["data"] for qa in d["paragraphs"][0]["qas"]] == ["q@article0-w0"]
+
+
 def test_windows_end_at_sentence_ends_and_cover_the_text() -> None:
     text = " ".join(f"Sentence number {i} says something about the virus." for i in range(60))
     spans = list(windows(text, 400))

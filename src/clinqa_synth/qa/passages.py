@@ -50,6 +50,21 @@ def windows(context: str, target_chars: int) -> Iterator[tuple[int, int]]:
         start = end
 
 
+def _article_id(article: dict[str, Any], paragraph: dict[str, Any], index: int) -> str:
+    """One name per article for passages and gold alike: its document id, else its title, else its position."""
+    return str(paragraph.get("document_id") or article.get("title") or f"article{index}")
+
+
+def all_windows(articles: list[dict[str, Any]], target_chars: int) -> Iterator[tuple[Passage, dict[str, Any]]]:
+    """Every window of every article (`windows`), as a Passage with the SQuAD paragraph it was cut from."""
+    for index, article in enumerate(articles):
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            article_id = _article_id(article, paragraph, index)
+            for number, (start, end) in enumerate(windows(context, target_chars)):
+                yield Passage(f"{article_id}-w{number}", article_id, start, end, context[start:end]), paragraph
+
+
 def _bears_answer(paragraph: dict[str, Any], start: int, end: int) -> bool:
     return any(
         start <= a["answer_start"] and a["answer_start"] + len(a["text"]) <= end
@@ -71,15 +86,8 @@ def sample_passages(
     the windows that hold none (most windows of a paper hold none, so a plain draw would leave the gold training
     set of the same passages nearly empty); at most `max_per_article` per article, so many papers are seen."""
     pools: dict[bool, list[Passage]] = {True: [], False: []}
-    for article in articles:
-        for paragraph in article["paragraphs"]:
-            context = paragraph["context"]
-            article_id = str(
-                paragraph.get("document_id") or article.get("title") or len(pools[True]) + len(pools[False])
-            )
-            for number, (start, end) in enumerate(windows(context, target_chars)):
-                passage = Passage(f"{article_id}-w{number}", article_id, start, end, context[start:end])
-                pools[_bears_answer(paragraph, start, end)].append(passage)
+    for passage, paragraph in all_windows(articles, target_chars):
+        pools[_bears_answer(paragraph, passage.start, passage.end)].append(passage)
     rng = random.Random(seed)
     chosen: list[Passage] = []
     per_article: dict[str, int] = {}
@@ -109,10 +117,9 @@ def gold_for_passages(articles: list[dict[str, Any]], passages: list[Passage]) -
     for passage in passages:
         by_article.setdefault(passage.article_id, []).append(passage)
     data = []
-    for article in articles:
+    for index, article in enumerate(articles):
         for paragraph in article["paragraphs"]:
-            article_id = str(paragraph.get("document_id") or article.get("title"))
-            for passage in by_article.get(article_id, []):
+            for passage in by_article.get(_article_id(article, paragraph, index), []):
                 qas = []
                 for qa in paragraph["qas"]:
                     answers = [
@@ -148,14 +155,7 @@ def answer_windows(articles: list[dict[str, Any]], *, target_chars: int = 1200) 
     reports, instead of on whole papers of ~25 windows. Windows are cut as for training (`windows`); a question
     whose answers straddle a window edge, or fall in different windows, is left out and counted.
     """
-    passages = []
-    for article in articles:
-        for paragraph in article["paragraphs"]:
-            context = paragraph["context"]
-            article_id = str(paragraph.get("document_id") or article.get("title"))
-            for number, (start, end) in enumerate(windows(context, target_chars)):
-                passages.append(Passage(f"{article_id}-w{number}", article_id, start, end, context[start:end]))
-    gold = gold_for_passages(articles, passages)
+    gold = gold_for_passages(articles, [passage for passage, _ in all_windows(articles, target_chars)])
     gold["data"] = [entry for entry in gold["data"] if entry["paragraphs"][0]["qas"]]
     kept = sum(len(entry["paragraphs"][0]["qas"]) for entry in gold["data"])
     total = sum(len(p["qas"]) for article in articles for p in article["paragraphs"])
