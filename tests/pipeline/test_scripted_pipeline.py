@@ -325,3 +325,27 @@ def test_a_rewrite_that_changes_side_negation_or_number_is_not_used() -> None:
     # same meaning in other words: used
     assert drifted_meaning("Which cases did not report exposure?", "Which cases reported no exposure?") is None
     assert drifted_meaning("What appears in the inner knee's cartilage?", "What does the medial meniscus show?") is None
+
+
+def test_a_quote_of_the_wrong_sentence_is_dropped_and_kept_for_review(monkeypatch) -> None:
+    """ "What does the medial meniscus show?" answered with the knee-joint sentence: another sentence names the
+    meniscus, so the pair is `outranked_answer`, costs no verification call, and lands in the dropped pairs."""
+    wrong = "Mild degenerative changes in the right knee joint"
+    monkeypatch.setitem(ANSWERS, "report", [wrong, *ANSWERS["report"][1:]])
+    chat = ScriptedChat()
+    result = asyncio.run(
+        process_document(
+            chat,
+            Document("knee", "radiology", (REPORT, IMPRESSION)),
+            load_method("direct"),
+            PromptSet("radiology"),
+            question_temperature=0.0,
+            model_id="s",
+        )
+    )
+    assert result.drops["outranked_answer"] == 1
+    [dropped] = [r for r in result.rejected if r["drop_reason"] == "outranked_answer"]
+    assert dropped["question"] == QUESTIONS[0] and dropped["answers"]["text"] == [wrong]
+    assert ("report", QUESTIONS[0]) not in {(r["section"], r["question"]) for r in result.records}
+    asked_again = [p for p in chat.prompts if "Reply with the quotation only" in p and "Abnormal signal" in p]
+    assert not any(f"Question: {QUESTIONS[0]}" in p for p in asked_again), "the dropped pair cost no call"
