@@ -7,7 +7,7 @@
 The same scoring as `clinqa-synth audit OUT --score` (clinqa_synth.audit.score), but over committed label files
 whose datasets are not in the tree; also counts the labelled pairs that today's pre-answer checks would drop
 (identity, two-questions-in-one), the span-answer checks (answer_checks.answer_problem: echo, interpretive,
-outranked…) and the "Unanswerable" checks (hedged mention, covered, off-topic body part), right and wrong pairs per
+outranked…), spans kept for several questions of a section (shared_answer) and the "Unanswerable" checks (hedged mention, covered, off-topic body part), right and wrong pairs per
 check, so a check's effect can be read off the labels. Label files need a `context` column (the section).
 """
 
@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from clinqa_synth.audit import read_labels, score
 from clinqa_synth.pipeline.answer_checks import (
+    SHARED_ANSWER_LIMIT,
     answer_problem,
     is_compound_question,
     is_identity_question,
@@ -55,6 +56,13 @@ def main(paths: list[str]) -> None:
     table = {}
     for group, rows in sorted(groups.items()):
         reasons = {id(r): todays_drop(r) for r in rows}
+        spans = Counter((r["document_id"], r["section"], r["answer"]) for r in rows if r["answer"])
+        for row in rows:  # kept for SHARED_ANSWER_LIMIT questions of one section (kept files only: a set rule)
+            if (
+                not reasons[id(row)]
+                and spans[(row["document_id"], row["section"], row["answer"])] >= SHARED_ANSWER_LIMIT
+            ):
+                reasons[id(row)] = "shared_answer"
         by_check: dict[str, dict[str, int]] = defaultdict(lambda: {"right": 0, "wrong": 0})
         for row in rows:
             if reason := reasons[id(row)]:

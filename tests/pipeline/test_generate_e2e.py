@@ -122,7 +122,8 @@ def test_verification_on_the_real_server_keeps_only_agreeing_pairs(llm_server, t
     assert all(r["verified"] for r in rows)
     assert all(r["verifier_answer"] or r["is_impossible"] for r in rows)
     verify_drops = sum(v for k, v in drops.items() if k.startswith("verify_"))
-    assert funnel["verified"] + verify_drops + drops.get("over_k", 0) == funnel["placed"]
+    # a verified pair can still go as a shared answer (its span kept for too many questions); it is counted there
+    assert funnel["verified"] + verify_drops + drops.get("over_k", 0) + drops.get("shared_answer", 0) == funnel["placed"]
     assert record["completion_tokens_by_step"].get("verify", 0) > 0 or funnel["placed"] == 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from typing import Any
 
 from clinqa_synth.documents.model import Document, Section
@@ -349,3 +350,41 @@ def test_a_quote_of_the_wrong_sentence_is_dropped_and_kept_for_review(monkeypatc
     assert ("report", QUESTIONS[0]) not in {(r["section"], r["question"]) for r in result.records}
     asked_again = [p for p in chat.prompts if "Reply with the quotation only" in p and "Abnormal signal" in p]
     assert not any(f"Question: {QUESTIONS[0]}" in p for p in asked_again), "the dropped pair cost no call"
+
+
+def test_a_span_kept_for_three_questions_of_a_section_answers_none_of_them(monkeypatch) -> None:
+    """The model quoting one sentence for everything (0 of 24 such pairs right in the labelled audits): all three
+    go as `shared_answer` and into the dropped pairs; a fourth question with that span costs no verification."""
+    sentence = "Abnormal signal in the medial meniscus"
+    questions = [
+        "What does the medial meniscus show?",
+        "Where is the abnormal signal located?",
+        "Which structure shows the abnormal signal?",
+        "What abnormality is seen in the medial meniscus?",
+        "Is there a joint effusion?",
+    ]
+    monkeypatch.setattr(sys.modules[__name__], "QUESTIONS", questions)
+    monkeypatch.setitem(ANSWERS, "report", [sentence] * 4 + ["No joint effusion"])
+    monkeypatch.setitem(ANSWERS, "impression", ["Unanswerable"] * 5)
+    for question in questions[:4]:
+        monkeypatch.setitem(VERIFIER, ("report", question), sentence)
+    monkeypatch.setitem(VERIFIER, ("report", questions[4]), "No joint effusion")
+    chat = ScriptedChat()
+    method = load_method("direct")
+    method = method.model_copy(update={"radiology": method.radiology.model_copy(update={"keep": 5})})
+    result = asyncio.run(
+        process_document(
+            chat,
+            Document("knee", "radiology", (REPORT, IMPRESSION)),
+            method,
+            PromptSet("radiology"),
+            question_temperature=0.0,
+            model_id="s",
+        )
+    )
+    kept = [(r["question"], r["answers"]["text"]) for r in result.records if r["section"] == "report"]
+    assert kept == [(questions[4], ["No joint effusion"])]
+    assert result.drops["shared_answer"] == 4
+    assert {r["question"] for r in result.rejected if r["drop_reason"] == "shared_answer"} == set(questions[:4])
+    verified = [p for p in chat.prompts if "Reply with the quotation only" in p and "FINDINGS:" in p]
+    assert not any(f"Question: {questions[3]}" in p for p in verified), "a burnt span costs no more calls"

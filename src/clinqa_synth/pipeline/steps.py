@@ -25,6 +25,7 @@ from clinqa_synth.llm.protocol import (
 )
 from clinqa_synth.methods import MethodConfig, Step
 from clinqa_synth.pipeline.answer_checks import (
+    SHARED_ANSWER_LIMIT,
     answer_problem,
     is_compound_question,
     is_identity_question,
@@ -453,6 +454,23 @@ async def _keep(
     checked = 0
     cap = keep if method.max_unanswerable_share is None else math.floor(method.max_unanswerable_share * keep)
     grammar = span_grammar(section.text) if method.verify and uses_grammar(chat, method) and ordered else None
+    shared: set[tuple[int, int]] = set()  # spans kept for SHARED_ANSWER_LIMIT questions: no longer an answer here
+
+    def drop_shared(record: dict[str, Any]) -> None:
+        result.drops["shared_answer"] += 1
+        result.rejected.append({**record, "drop_reason": "shared_answer"})
+
+    def take(entry: dict[str, Any]) -> None:
+        """Keep `entry`, unless its span is now kept for SHARED_ANSWER_LIMIT questions: then drop them all."""
+        kept.append(entry)
+        span = _answer_span(entry)
+        same = [r for r in kept if span is not None and _answer_span(r) == span]
+        if method.answer_checks and len(same) >= SHARED_ANSWER_LIMIT:
+            shared.add(span)
+            kept[:] = [r for r in kept if _answer_span(r) != span]
+            for dropped in same:
+                drop_shared(dropped)
+
     for record in ordered:
         if len(kept) >= keep:
             break
@@ -460,15 +478,17 @@ async def _keep(
         if record["is_impossible"] and sum(r["is_impossible"] for r in kept) >= cap:
             result.drops["over_unanswerable_share"] += 1
             continue
+        if method.answer_checks and _answer_span(record) in shared:
+            drop_shared(record)  # costs no verification call
+            continue
         if not method.verify:
-            kept.append(record)
+            take(record)
             continue
         hardened = await harden(record["question"]) if harden is not None else None
         if hardened is not None and hardened.changed:
             verdict = await _verify(chat, prompts, method, section, record, hardened.question, grammar, result, call)
             if verdict is not None and verdict.agrees:
-                result.hardening["kept_hardened"] += 1
-                kept.append(
+                take(
                     {
                         **rewrite_question(record, hardened.question, source_text),
                         "verified": True,
@@ -483,7 +503,7 @@ async def _keep(
         if verdict is None:
             result.drops["verify_failed"] += 1  # a rambling or failing check keeps nothing, costs no other pair
         elif verdict.agrees:
-            kept.append(
+            take(
                 {
                     **record,
                     "verified": True,
@@ -499,8 +519,18 @@ async def _keep(
             )
     if method.verify:
         result.funnel["verified"] += len(kept)
+    if harden is not None:  # counted here, not when taken: a kept rewrite can still go as a shared answer
+        result.hardening["kept_hardened"] += sum(bool(r.get("original_question")) for r in kept)
     result.drops["over_k"] += len(ordered) - checked
     return kept
+
+
+def _answer_span(record: dict[str, Any]) -> tuple[int, int] | None:
+    """(start, end) of a record's answer in its section; None for an unanswerable record."""
+    if record["is_impossible"]:
+        return None
+    (text,), (start,) = record["answers"]["text"], record["answers"]["answer_start"]
+    return start, start + len(text)
 
 
 async def process_document(
