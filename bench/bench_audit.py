@@ -7,8 +7,9 @@
 The same scoring as `clinqa-synth audit OUT --score` (clinqa_synth.audit.score), but over committed label files
 whose datasets are not in the tree; also counts the labelled pairs that today's pre-answer checks would drop
 (identity, two-questions-in-one), the span-answer checks (answer_checks.answer_problem: echo, interpretive,
-outranked…), spans kept for several questions of a section (shared_answer) and the "Unanswerable" checks (hedged mention, covered, off-topic body part), right and wrong pairs per
-check, so a check's effect can be read off the labels. Label files need a `context` column (the section).
+outranked…), spans kept for several questions of a section (shared_answer) and the "Unanswerable" checks (hedged
+mention, covered, off-topic body part), right and wrong pairs per check, so a check's effect can be read off the
+labels. Label files need a `context` column (the section).
 """
 
 from __future__ import annotations

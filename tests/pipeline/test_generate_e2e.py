@@ -123,7 +123,8 @@ def test_verification_on_the_real_server_keeps_only_agreeing_pairs(llm_server, t
     assert all(r["verifier_answer"] or r["is_impossible"] for r in rows)
     verify_drops = sum(v for k, v in drops.items() if k.startswith("verify_"))
     # a verified pair can still go as a shared answer (its span kept for too many questions); it is counted there
-    assert funnel["verified"] + verify_drops + drops.get("over_k", 0) + drops.get("shared_answer", 0) == funnel["placed"]
+    shared = drops.get("shared_answer", 0)
+    assert funnel["verified"] + verify_drops + drops.get("over_k", 0) + shared == funnel["placed"]
     assert record["completion_tokens_by_step"].get("verify", 0) > 0 or funnel["placed"] == 0
 
 
