@@ -353,7 +353,7 @@ def test_a_quote_of_the_wrong_sentence_is_dropped_and_kept_for_review(monkeypatc
 
 
 def test_a_span_kept_for_three_questions_of_a_section_answers_none_of_them(monkeypatch) -> None:
-    """The model quoting one sentence for everything (0 of 24 such pairs right in the labelled audits): all three
+    """The model quoting one sentence for everything (0 of 27 such pairs right in the labelled audits): all three
     go as `shared_answer` and into the dropped pairs; a fourth question with that span costs no verification."""
     sentence = "Abnormal signal in the medial meniscus"
     questions = [

@@ -129,7 +129,7 @@ def answer_problem(
 
 # A span kept as the answer to this many questions of one section answers none of them: the model is quoting the one
 # sentence it finds relevant to everything. In the labelled audits, spans kept for 3 or more questions of a section
-# were right for 0 of 24 pairs (radiology v2: 3, COVID-QA `nooverlap_summary`: 21); spans kept for exactly two
+# were right for 0 of 27 pairs (radiology v2: 3, COVID-QA `nooverlap_summary`: 24); spans kept for exactly two
 # were right for 13 of 36, about the base rate, so a pair is not dropped for sharing its span with one other.
 SHARED_ANSWER_LIMIT = 3
 
@@ -247,7 +247,7 @@ def hedged_mention(question: str, section_text: str) -> tuple[str, str] | None:
 
 # On the labelled COVID-QA audits, 6 of 9 wrong "Unanswerable" verdicts had ≥ 0.75 of their question's words in the
 # passage ("Was there a correlation between the circulation patterns of RSV, rhinoviruses …" over a passage that
-# describes them) and 1 of 12 right ones; on the radiology audit sets no unanswerable question reached 0.75.
+# describes them) and 1 of 13 right ones; on the radiology audit sets no unanswerable question reached 0.75.
 COVERED_SHARE = 0.75
 
 
