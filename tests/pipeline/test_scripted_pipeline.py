@@ -78,6 +78,14 @@ class ScriptedChat:
         return Completion(text, "stop", Usage(10, 10))
 
 
+def process_knee(chat: ScriptedChat, method: Any, report: Section = REPORT) -> Any:
+    """One knee report (`report` and the impression) through the pipeline on the scripted chat."""
+    document = Document("knee", "radiology", (report, IMPRESSION))
+    return asyncio.run(
+        process_document(chat, document, method, PromptSet("radiology"), question_temperature=0.0, model_id="s")
+    )
+
+
 def run(method_name: str = "direct") -> tuple[Any, ScriptedChat]:
     chat = ScriptedChat()
     document = Document("knee", "radiology", (REPORT, IMPRESSION))
@@ -292,16 +300,7 @@ def test_an_unanswerable_verdict_on_a_finding_the_section_negates_is_dropped_bef
     method = method.model_copy(
         update={"radiology": method.radiology.model_copy(update={"num_questions": 8, "keep": 8})}
     )
-    result = asyncio.run(
-        process_document(
-            chat,
-            Document("knee", "radiology", (report, IMPRESSION)),
-            method,
-            PromptSet("radiology"),
-            question_temperature=0.0,
-            model_id="s",
-        )
-    )
+    result = process_knee(chat, method, report)
     kept = {(r["section"], r["question"]) for r in result.records}
     assert result.drops["mentioned_unanswerable"] == 1
     assert ("report", QUESTIONS[7]) not in kept
@@ -334,16 +333,7 @@ def test_a_quote_of_the_wrong_sentence_is_dropped_and_kept_for_review(monkeypatc
     wrong = "Mild degenerative changes in the right knee joint"
     monkeypatch.setitem(ANSWERS, "report", [wrong, *ANSWERS["report"][1:]])
     chat = ScriptedChat()
-    result = asyncio.run(
-        process_document(
-            chat,
-            Document("knee", "radiology", (REPORT, IMPRESSION)),
-            load_method("direct"),
-            PromptSet("radiology"),
-            question_temperature=0.0,
-            model_id="s",
-        )
-    )
+    result = process_knee(chat, load_method("direct"), REPORT)
     assert result.drops["outranked_answer"] == 1
     [dropped] = [r for r in result.rejected if r["drop_reason"] == "outranked_answer"]
     assert dropped["question"] == QUESTIONS[0] and dropped["answers"]["text"] == [wrong]
@@ -372,16 +362,7 @@ def test_a_span_kept_for_three_questions_of_a_section_answers_none_of_them(monke
     chat = ScriptedChat()
     method = load_method("direct")
     method = method.model_copy(update={"radiology": method.radiology.model_copy(update={"keep": 5})})
-    result = asyncio.run(
-        process_document(
-            chat,
-            Document("knee", "radiology", (REPORT, IMPRESSION)),
-            method,
-            PromptSet("radiology"),
-            question_temperature=0.0,
-            model_id="s",
-        )
-    )
+    result = process_knee(chat, method, REPORT)
     kept = [(r["question"], r["answers"]["text"]) for r in result.records if r["section"] == "report"]
     assert kept == [(questions[4], ["No joint effusion"])]
     assert result.drops["shared_answer"] == 4
