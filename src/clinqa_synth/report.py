@@ -249,7 +249,7 @@ def experiment_table(folder: DatasetFolder, data: dict[str, Any]) -> str:
     from its generation.json (pairs, mean question overlap, completion tokens and wall time of producing the rows,
     audit precision where scored); others (gold files) show scores only.
     """
-    from clinqa_synth.qa.experiment import REPORTED, SPLITS
+    from clinqa_synth.qa.experiment import REPORTED, SPLITS, score_cell
 
     generations = folder.configs()
     root = folder.root.resolve()
@@ -263,8 +263,9 @@ def experiment_table(folder: DatasetFolder, data: dict[str, Any]) -> str:
     for training in data.get("config", {}).get("training_sets", []):
         name = training["name"]
         metrics = table.get(name, {})
-        cells = [f"{metrics[m][0]:.1f} ± {metrics[m][1]:.1f}" if m in metrics else "–" for m in REPORTED]
-        cells += [f"{metrics[k][0]:.1f} ± {metrics[k][1]:.1f}" if k in metrics else "–" for k, _ in splits]
+        runs = len(data.get("runs", {}).get(name, {}))
+        cells = [score_cell(metrics[m], runs) if m in metrics else "–" for m in REPORTED]
+        cells += [score_cell(metrics[k], runs) if k in metrics else "–" for k, _ in splits]
         config = training.get("dataset_config_name")
         source = training.get("dataset_name")
         generation = generations.get(config) if config and source and Path(source).resolve() == root else None

@@ -94,7 +94,11 @@ def test_results_table_has_the_splits_and_says_where_it_was_scored() -> None:
         }
     }
     table = experiment.markdown_table(experiment.summarize_runs(runs), [1], scored_on_dev=True)
-    assert "RO no overlap" in table and "5.0 ± 0.0" in table and "same gold dev split" in table
+    assert "RO no overlap" in table and "same gold dev split" in table
+    assert "5.0 (1 run)" in table and "±" not in table.split("Mean")[0], "one seed has no sd to show"
+    runs["direct"][2] = {**runs["direct"][1], "ro_no_overlap": 7.0}
+    two = experiment.markdown_table(experiment.summarize_runs(runs), [1, 2], runs_per_set={"direct": 2})
+    assert "6.0 ± 1.4" in two
 
 
 def test_passages_are_report_sized_deterministic_and_carry_their_gold_questions() -> None:

@@ -248,8 +248,18 @@ def summarize_runs(runs: dict[str, dict[int, dict[str, float]]]) -> dict[str, di
     return table
 
 
+def score_cell(value: tuple[float, float] | list[float], runs: int) -> str:
+    """ "mean ± sd" over seeds; a set with one finished run says so instead of showing a meaningless ± 0.0."""
+    mean, sd = value
+    return f"{mean:.1f} ± {sd:.1f}" if runs > 1 else f"{mean:.1f} (1 run)"
+
+
 def markdown_table(
-    table: dict[str, dict[str, tuple[float, float]]], seeds: list[int], *, scored_on_dev: bool = False
+    table: dict[str, dict[str, tuple[float, float]]],
+    seeds: list[int],
+    *,
+    scored_on_dev: bool = False,
+    runs_per_set: dict[str, int] | None = None,
 ) -> str:
     splits = [(key, label) for key, label in SPLITS if any(key in metrics for metrics in table.values())]
     lines = [
@@ -257,10 +267,8 @@ def markdown_table(
         "|---|---:|---:|---:|" + "---:|" * len(splits),
     ]
     for name, metrics in table.items():
-        cells = [
-            f"{metrics[m][0]:.1f} ± {metrics[m][1]:.1f}" if m in metrics else "–"
-            for m in list(REPORTED) + [key for key, _ in splits]
-        ]
+        runs = (runs_per_set or {}).get(name, len(seeds))
+        cells = [score_cell(metrics[m], runs) if m in metrics else "–" for m in list(REPORTED) + [k for k, _ in splits]]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
     where = (
@@ -393,7 +401,13 @@ def run_experiment(path: str | Path, *, only: Sequence[str] = (), jobs: int = 1)
             }
             atomic_write_text(results_path, json.dumps(payload, indent=2))
             atomic_write_text(
-                root / "results.md", markdown_table(table, config.seeds, scored_on_dev=config.test_file is None)
+                root / "results.md",
+                markdown_table(
+                    table,
+                    config.seeds,
+                    scored_on_dev=config.test_file is None,
+                    runs_per_set={name: len(by_seed) for name, by_seed in ordered.items()},
+                ),
             )
 
     def record(training_set: TrainingSet, seed: int, scores: dict[str, float]) -> None:
