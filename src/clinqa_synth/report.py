@@ -260,10 +260,10 @@ def experiment_table(folder: DatasetFolder, data: dict[str, Any]) -> str:
         "| completion tokens | generation time | precision (audit) |",
         "|---|" + "---:|" * (3 + len(splits)) + "---:|---:|---:|---:|---|",
     ]
+    seeds = data.get("config", {}).get("seeds", [])  # a table without its runs: one run per seed, as it says
     for training in data.get("config", {}).get("training_sets", []):
         name = training["name"]
         metrics = table.get(name, {})
-        seeds = data.get("config", {}).get("seeds", [])  # a table without its runs: one per seed, as it says
         runs = len(data["runs"][name]) if name in data.get("runs", {}) else len(seeds)
         cells = [score_cell(metrics[m], runs) if m in metrics else "–" for m in REPORTED]
         cells += [score_cell(metrics[k], runs) if k in metrics else "–" for k, _ in splits]

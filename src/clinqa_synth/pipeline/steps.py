@@ -425,10 +425,8 @@ async def _verify(
     except (TransientLLMError, TruncatedCompletionError):
         return None
     result.completion_tokens["verify"] += completion.usage.completion_tokens
-    first = None
-    if not record["is_impossible"]:
-        (text,), (start,) = record["answers"]["text"], record["answers"]["answer_start"]
-        first = Span(start, start + len(text), text, "exact")
+    span = _answer_span(record)
+    first = None if span is None else Span(*span, section.text[span[0] : span[1]], "exact")
     return judge(first, completion.text, section.text, question, fuzzy_threshold=method.fuzzy_threshold)
 
 
@@ -464,8 +462,10 @@ async def _keep(
         """Keep `entry`, unless its span is now kept for SHARED_ANSWER_LIMIT questions: then drop them all."""
         kept.append(entry)
         span = _answer_span(entry)
-        same = [r for r in kept if span is not None and _answer_span(r) == span]
-        if method.answer_checks and len(same) >= SHARED_ANSWER_LIMIT:
+        if span is None or not method.answer_checks:
+            return
+        same = [r for r in kept if _answer_span(r) == span]
+        if len(same) >= SHARED_ANSWER_LIMIT:
             shared.add(span)
             kept[:] = [r for r in kept if _answer_span(r) != span]
             for dropped in same:

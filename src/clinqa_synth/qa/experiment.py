@@ -418,21 +418,19 @@ def run_experiment(path: str | Path, *, only: Sequence[str] = (), jobs: int = 1)
     matching_runs()
     pending = [(t, seed) for t in selected for seed in config.seeds if seed not in runs.get(t.name, {})]
     failures: list[str] = []
+
+    def run_args(training_set: TrainingSet, seed: int) -> tuple[Any, ...]:
+        """_run_one's arguments for one run: its pinned rows and its own folder."""
+        return config, training_set, pinned[training_set.name], seed, root / training_set.name / f"seed{seed}"
+
     if jobs == 1:
         for training_set, seed in pending:
-            out = root / training_set.name / f"seed{seed}"
-            record(training_set, seed, _run_one(config, training_set, pinned[training_set.name], seed, out))
+            record(training_set, seed, _run_one(*run_args(training_set, seed)))
     elif pending:
         threads = max(1, (os.cpu_count() or 1) // min(jobs, len(pending)))
         spawn = multiprocessing.get_context("spawn")  # a forked CUDA context is unusable in the child
         with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
-            futures = {
-                pool.submit(_run_in_worker, threads, config, t, pinned[t.name], seed, root / t.name / f"seed{seed}"): (
-                    t,
-                    seed,
-                )
-                for t, seed in pending
-            }
+            futures = {pool.submit(_run_in_worker, threads, *run_args(t, seed)): (t, seed) for t, seed in pending}
             for future in as_completed(futures):
                 training_set, seed = futures[future]
                 try:  # every finished run is recorded even when another fails; the failures are raised at the end
