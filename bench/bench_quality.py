@@ -37,6 +37,7 @@ from clinqa_synth.methods import available_methods  # noqa: E402
 from clinqa_synth.pipeline import steps  # noqa: E402
 from clinqa_synth.pipeline.answer_checks import answer_problem  # noqa: E402
 from clinqa_synth.pipeline.api import generate_to_folder  # noqa: E402
+from clinqa_synth.pipeline.costs import COST_KEYS  # noqa: E402
 from clinqa_synth.text import words  # noqa: E402
 
 PAPER = {"answer_checks": False, "verify": False, "constrained": False, "harden": False}
@@ -118,8 +119,20 @@ def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, An
         "completion_tokens": tokens,
         "completion_tokens_by_step": record["completion_tokens_by_step"],
         "tokens_per_kept_pair": round(tokens / len(rows), 1) if rows else None,
+        # where a kept pair's price goes (issue 17): per step, divided by the kept pairs
+        "per_kept_pair_by_step": per_kept_pair(record, len(rows)),
         "wall_s": round(wall_s, 1),
         "wall_s_per_kept_pair": round(wall_s / len(rows), 1) if rows else None,
+    }
+
+
+def per_kept_pair(record: dict[str, Any], kept: int) -> dict[str, dict[str, float]]:
+    """Calls, prompt tokens, completion tokens and server seconds of each step, per kept pair."""
+    if not kept:
+        return {}
+    return {
+        key.removesuffix("_by_step"): {step: round(value / kept, 2) for step, value in record.get(key, {}).items()}
+        for key in COST_KEYS
     }
 
 

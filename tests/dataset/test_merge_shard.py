@@ -75,3 +75,17 @@ def test_overlapping_shards_are_refused(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="overlap"):
         merge_shards(tmp_path / "all", [tmp_path / "s0", tmp_path / "s1"])
     assert not (tmp_path / "all" / "direct").exists()
+
+
+def test_merge_sums_what_each_step_cost_over_the_shards(tmp_path: Path) -> None:
+    """A set generated in shards (COVID-QA: 8) must report the whole set's cost per step, not the first shard's."""
+    for shard, prefix in (("s0", "x"), ("s1", "y")):
+        write_config(tmp_path / shard, "direct", ["a?"], doc_prefix=prefix)
+        path = tmp_path / shard / "direct" / "generation.json"
+        record = json.loads(path.read_text())
+        record |= {"calls_by_step": {"answers": 2}, "seconds_by_step": {"answers": 1.5, "verify": 0.25}}
+        path.write_text(json.dumps(record))
+    merge_shards(tmp_path / "all", [tmp_path / "s0", tmp_path / "s1"])
+    merged = json.loads((tmp_path / "all" / "direct" / "generation.json").read_text())
+    assert merged["calls_by_step"] == {"answers": 4}
+    assert merged["seconds_by_step"] == {"answers": 3.0, "verify": 0.5}

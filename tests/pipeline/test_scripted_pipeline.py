@@ -369,3 +369,25 @@ def test_a_span_kept_for_three_questions_of_a_section_answers_none_of_them(monke
     assert {r["question"] for r in result.rejected if r["drop_reason"] == "shared_answer"} == set(questions[:4])
     verified = [p for p in chat.prompts if "Reply with the quotation only" in p and "FINDINGS:" in p]
     assert not any(f"Question: {questions[3]}" in p for p in verified), "a burnt span costs no more calls"
+
+
+class TimedChat(ScriptedChat):
+    """ScriptedChat whose calls report a prompt size and a server time, as a real server's would."""
+
+    async def chat(self, messages: list, **params: Any) -> Completion:
+        reply = await super().chat(messages, **params)
+        return Completion(reply.text, "stop", Usage(len(messages[0]["content"]), 7), latency_s=0.5)
+
+
+def test_every_call_is_costed_under_its_step() -> None:
+    """Issue 17 asks where a kept pair's price goes: each call's prompt tokens, completion tokens and server time
+    land under the step that made it, so a bench can divide them by the kept pairs."""
+    chat = TimedChat()
+    result = process_knee(chat, load_method("direct"), REPORT)
+    costs = result.costs
+    verify_prompts = [p for p in chat.prompts if "Reply with the quotation only" in p]
+    assert dict(costs.calls) == {"questions": 1, "answers": 2, "verify": len(verify_prompts)} and verify_prompts
+    assert sum(costs.calls.values()) == len(chat.prompts)
+    assert costs.prompt_tokens["verify"] == sum(len(p) for p in verify_prompts)
+    assert all(costs.completion_tokens[step] == 7 * n for step, n in costs.calls.items())
+    assert costs.as_json()["seconds_by_step"] == {step: 0.5 * n for step, n in costs.calls.items()}

@@ -18,11 +18,12 @@ import pyarrow.parquet as pq
 
 from clinqa_synth.dataset.card import write_card
 from clinqa_synth.dataset.folder import DROPPED_PAIRS_FILE, DatasetFolder, OutputError
+from clinqa_synth.pipeline.costs import COST_KEYS
 
 if TYPE_CHECKING:
     from clinqa_synth.pipeline.api import RunSummary
 
-SUMMED = ("funnel", "drops", "llm_usage", "placement", "hardening", "completion_tokens_by_step", "estimate")
+SUMMED = ("funnel", "drops", "llm_usage", "placement", "hardening", "estimate", *COST_KEYS)
 SUMMED_COUNTS = ("requoted", "requote_failed_calls", "input_documents")
 
 

@@ -24,6 +24,7 @@ from clinqa_synth.errors import ClinqaError
 from clinqa_synth.llm.cache import CACHE_PROTOCOL_VERSION
 from clinqa_synth.llm.protocol import ChatClient
 from clinqa_synth.methods import MethodConfig, load_method
+from clinqa_synth.pipeline.costs import StepCosts
 from clinqa_synth.pipeline.driver import RunOptions, run_documents
 from clinqa_synth.pipeline.estimate import ESTIMATE_AFTER_DOCUMENTS, describe, project
 from clinqa_synth.pipeline.options import GenerationOptions
@@ -53,7 +54,7 @@ class RunSummary:
     funnel: Counter = field(default_factory=Counter)
     drops: Counter = field(default_factory=Counter)
     placements: Counter = field(default_factory=Counter)
-    completion_tokens: Counter = field(default_factory=Counter)  # per step, cache hits included
+    costs: StepCosts = field(default_factory=StepCosts)  # per step: calls, tokens, server seconds; cache hits included
     answerable: int = 0
     unanswerable: int = 0
     splits: dict[str, int] = field(default_factory=dict)
@@ -93,7 +94,7 @@ class RunSummary:
         self.funnel.update(result.funnel)
         self.drops.update(result.drops)
         self.placements.update(result.placements)
-        self.completion_tokens.update(result.completion_tokens)
+        self.costs.update(result.costs)
         self.hardening.update(result.hardening)
         for record in result.records:
             self.add_record(record)
@@ -416,7 +417,7 @@ def generation_record(
         "production": production_cost(summary, previous, created),
         "estimate": summary.estimate,
         "input_documents": summary.whole_input,
-        "completion_tokens_by_step": dict(summary.completion_tokens),
+        **summary.costs.as_json(),  # calls/prompt_tokens/completion_tokens/seconds _by_step
         "wall_s": summary.wall_s,
         "credentialed": credentialed,
         "license": license_id,

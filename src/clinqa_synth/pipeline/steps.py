@@ -33,6 +33,7 @@ from clinqa_synth.pipeline.answer_checks import (
     unanswerable_problem,
     without_layout,
 )
+from clinqa_synth.pipeline.costs import StepCosts
 from clinqa_synth.pipeline.grammar import answers_json_grammar, answers_list_grammar, span_grammar
 from clinqa_synth.pipeline.hardening import (
     Hardened,
@@ -120,9 +121,7 @@ class DocumentResult:
     placements: Counter = field(
         default_factory=Counter
     )  # how placed answers matched: exact/normalized/fuzzy/unanswerable
-    completion_tokens: Counter = field(
-        default_factory=Counter
-    )  # per step (summary/questions/answers/…), cached included
+    costs: StepCosts = field(default_factory=StepCosts)  # per step (summary/questions/answers/…), cached included
     hardening: Counter = field(default_factory=Counter)  # questions hardened, kept hardened, fallbacks, rounds
     # placed pairs a check or the verifier dropped, with `drop_reason` (and the verifier's answer): so a reviewer
     # can measure how many right pairs the checks throw away (`clinqa-synth audit OUT --dropped`)
@@ -191,7 +190,7 @@ async def _ask_until_parsed(
     *,
     temperature: float,
     call: CallContext,
-    tokens: Counter | None,
+    costs: StepCosts | None,
     response_format: dict[str, Any] | None = None,
     grammar: str | None = None,
 ) -> Any:
@@ -214,8 +213,8 @@ async def _ask_until_parsed(
             grammar=grammar,
             max_tokens=method.tokens_for(step),
         )
-        if tokens is not None:
-            tokens[step] += completion.usage.completion_tokens
+        if costs is not None:
+            costs.add(step, completion)
         try:
             last = parse(completion.text)
         except ValueError as exc:
@@ -227,7 +226,7 @@ async def _ask_until_parsed(
 
 
 async def summarize(
-    chat: ChatClient, document: Document, prompts: PromptSet, method: MethodConfig, tokens: Counter | None = None
+    chat: ChatClient, document: Document, prompts: PromptSet, method: MethodConfig, costs: StepCosts | None = None
 ) -> dict[str, list[str]]:
     """Schema summary, validated and repaired; retried with a little sampling when the JSON is unusable."""
     prompt = prompts.render("summary", document=document.text)
@@ -239,7 +238,7 @@ async def summarize(
         lambda text: parse_summary(text, prompts.schema),
         temperature=method.temperature,
         call=CallContext(document.id, "summary"),
-        tokens=tokens,
+        costs=costs,
         response_format=prompts.schema,
     )
     if isinstance(summary, SummaryError):
@@ -256,7 +255,7 @@ async def ask_questions(
     num_questions: int,
     temperature: float,
     call: CallContext,
-    tokens: Counter | None = None,
+    costs: StepCosts | None = None,
 ) -> list[str]:
     prefixes = [method.prefixes[i % len(method.prefixes)] for i in range(num_questions)] if method.prefixes else []
     prompt = prompts.render(
@@ -275,7 +274,7 @@ async def ask_questions(
         lambda text: parse_questions(text, limit=num_questions),
         temperature=temperature,
         call=call,
-        tokens=tokens,
+        costs=costs,
     )
     if not questions:
         raise DocumentFailed("no_questions", "the model returned no parseable question list")
@@ -303,7 +302,7 @@ async def _answer_call(
             lambda text: parse_answers(text, count),
             temperature=0.0,
             call=call,
-            tokens=result.completion_tokens,
+            costs=result.costs,
             response_format=schema or ANSWER_SCHEMA,
             grammar=grammar,
         )
@@ -385,7 +384,7 @@ async def _harden(
         except (TransientLLMError, TruncatedCompletionError):
             break  # optional step: the easy question stays
         rounds += 1
-        result.completion_tokens["harden"] += completion.usage.completion_tokens
+        result.costs.add("harden", completion)
         rewrite = parse_rewrite(completion.text)
         if rewrite is not None and drifted_anatomy(rewrite, question, text):
             result.hardening["anatomy_drift"] += 1  # asks about another body part: not the same question
@@ -424,7 +423,7 @@ async def _verify(
         )
     except (TransientLLMError, TruncatedCompletionError):
         return None
-    result.completion_tokens["verify"] += completion.usage.completion_tokens
+    result.costs.add("verify", completion)
     span = _answer_span(record)
     first = None if span is None else Span(*span, section.text[span[0] : span[1]], "exact")
     return judge(first, completion.text, section.text, question, fuzzy_threshold=method.fuzzy_threshold)
@@ -548,7 +547,7 @@ async def process_document(
     defaults = method.for_kind(document.kind)
     try:
         if method.summarize:
-            result.summary = await summarize(chat, document, prompts, method, result.completion_tokens)
+            result.summary = await summarize(chat, document, prompts, method, result.costs)
             source_text = render_summary(result.summary)
         else:
             source_text = document.text
@@ -561,7 +560,7 @@ async def process_document(
             defaults.num_questions,
             question_temperature,
             call=calls.at("questions"),
-            tokens=result.completion_tokens,
+            costs=result.costs,
         )
     except DocumentFailed as exc:
         result.failure = exc.failure
