@@ -391,3 +391,43 @@ def test_every_call_is_costed_under_its_step() -> None:
     assert costs.prompt_tokens["verify"] == sum(len(p) for p in verify_prompts)
     assert all(costs.completion_tokens[step] == 7 * n for step, n in costs.calls.items())
     assert costs.as_json()["seconds_by_step"] == {step: 0.5 * n for step, n in costs.calls.items()}
+
+
+class OrderedHardeningChat(HardeningChat):
+    """HardeningChat that logs each call's step, in the order the server would see them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[tuple[str, str]] = []  # (step, question)
+
+    async def chat(self, messages: list, **params: Any) -> Completion:
+        prompt = messages[0]["content"]
+        if "Rewrite it so that" in prompt:
+            self.steps.append(("harden", prompt.split(":\n\n", 1)[1].split("\n", 1)[0]))
+        elif "Reply with the quotation only" in prompt:
+            section = "impression" if "IMPRESSION:" in prompt.split("---")[0] else "report"
+            self.steps.append((f"verify {section}", prompt.split("Question: ", 1)[1].split("\n", 1)[0]))
+        return await super().chat(messages, **params)
+
+
+def test_a_sections_rewrites_come_before_its_verifications_so_the_section_prefix_stays_cached(tmp_path) -> None:
+    """llama.cpp reuses only the previous call's prefix: a harden call between two verify calls made the second
+    re-read its whole section (152 times on the COVID-QA runs, ~9 s each). The rewrites a section's verification
+    needs are made first, and no question is rewritten that is not then verified."""
+    (tmp_path / "hard.yaml").write_text("description: hardened\nharden: true\nmax_overlap: 0.25\nharden_rounds: 1\n")
+    method = load_method("hard", tmp_path)
+    chat = OrderedHardeningChat()
+    result = process_knee(chat, method, REPORT)
+    assert result.error is None and result.hardening["rounds"] >= 2
+    steps = [step for step, _ in chat.steps]
+    assert steps[0] == "harden" and {"verify report", "verify impression"} <= set(steps), steps
+    for i, step in enumerate(steps):
+        if step == "harden":  # never between two verifications of one section
+            before = [s for s in steps[:i] if s.startswith("verify")][-1:]
+            after = [s for s in steps[i:] if s.startswith("verify")][:1]
+            assert not before or before != after, steps
+    hardened = {q for step, q in chat.steps if step == "harden"}
+    verified = {q for step, q in chat.steps if step.startswith("verify")}
+    rewrites = {HardeningChat.REWRITES.get(q) for q in hardened}
+    assert all(q in verified or HardeningChat.REWRITES.get(q) in verified for q in hardened), (hardened, verified)
+    assert rewrites & verified, "a rewrite was verified"
