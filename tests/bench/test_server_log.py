@@ -1,4 +1,4 @@
-"""bench/bench_server_log.py reads llama-cpp-python's log as the server writes it (a snippet of a real log)."""
+"""bench/bench_server_log.py reads llama-cpp-python's log as the server writes it (real lines, rates cut)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ ROOT = Path(__file__).resolve().parents[2]
 LOG = """\
 Llama.generate: 340 prefix-match hit, remaining 90 prompt tokens to eval
 llama_perf_context_print:        load time =       1.56 ms
-llama_perf_context_print: prompt eval time =    2905.09 ms /    90 tokens (   32.28 ms per token,    30.98 tokens per second)
-llama_perf_context_print:        eval time =    2735.06 ms /    36 runs   (   75.97 ms per token,    13.16 tokens per second)
+llama_perf_context_print: prompt eval time =    2905.09 ms /    90 tokens (   32.28 ms per token)
+llama_perf_context_print:        eval time =    2735.06 ms /    36 runs   (   75.97 ms per token)
 llama_perf_context_print:       total time =    6933.26 ms /   126 tokens
 INFO:     127.0.0.1:55540 - "POST /v1/chat/completions HTTP/1.1" 200 OK
 Llama.generate: 27 prefix-match hit, remaining 132 prompt tokens to eval
-llama_perf_context_print: prompt eval time =    3900.00 ms /   132 tokens (   29.55 ms per token,    33.84 tokens per second)
-llama_perf_context_print:        eval time =     846.00 ms /    14 runs   (   60.43 ms per token,    16.55 tokens per second)
+llama_perf_context_print: prompt eval time =    3900.00 ms /   132 tokens (   29.55 ms per token)
+llama_perf_context_print:        eval time =     846.00 ms /    14 runs   (   60.43 ms per token)
 llama_perf_context_print:       total time =    4777.00 ms /   146 tokens
 Llama.generate: 27 prefix-match hit, remaining 389 prompt tokens to eval
-llama_perf_context_print: prompt eval time =       0.37 ms /   389 tokens (    0.00 ms per token, 1005347.59 tokens per second)
-llama_perf_context_print:        eval time =    2766.00 ms /    41 runs   (   67.46 ms per token,    14.82 tokens per second)
+llama_perf_context_print: prompt eval time =       0.37 ms /   389 tokens (    0.00 ms per token)
+llama_perf_context_print:        eval time =    2766.00 ms /    41 runs   (   67.46 ms per token)
 llama_perf_context_print:       total time =   16300.00 ms /   430 tokens
 """
 

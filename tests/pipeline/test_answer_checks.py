@@ -21,6 +21,13 @@ SECTION = (
         ("Is there a left pleural effusion?", "Small left pleural effusion", False),  # yes/no: evidence span
         ("What about the effusion?", "No effusion", False),  # adds a negation the question lacks
         ("What happened to the left effusion?", "left effusion, decreased", False),
+        # from the COVID-QA labels: restated with an inflection, or with the number but not the word after it
+        ("How does PERK activation lead to p38 activation?", "PERK activation leads to p38 activation", True),
+        ("What is the role of IP-10 serum levels in predicting severe pneumonia?", "IP-10", True),
+        ("What is the role of HBP1 in the study?", "HBP1.", True),
+        ("How long was the incubation?", "30 min", False),  # a new number is an answer
+        ("What is the size of the nodule?", "7 mm nodule", False),
+        ("Where was the 5 mm nodule seen?", "5 cm", False),  # another unit is another number's meaning
     ],
 )
 def test_echo_answers(question: str, answer: str, echo: bool) -> None:

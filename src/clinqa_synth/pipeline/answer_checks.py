@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from rapidfuzz import fuzz
@@ -92,10 +93,24 @@ def is_echo_answer(question: str, answer: str) -> bool:
     answer_words = content_words(answer)
     if not answer_words or _YES_NO_QUESTION.match(question):
         return False
-    if not answer_words <= content_words(question):
+    asked_words = content_words(question)
+    if not all(_inflection_of(word, asked_words) for word in answer_words):
         return False
     asked, said = clinical_signature(question), clinical_signature(answer)
+    # a number counts by its value: the span ends before the unit word the question has after it ("IP-10 serum")
+    asked["number"], said["number"] = (Counter(value for value, _ in s["number"].elements()) for s in (asked, said))
     return all(not (said[key] - asked[key]) for key in said)
+
+
+_INFLECTIONS = ("s", "es", "d", "ed", "ing")
+
+
+def _inflection_of(word: str, asked: set[str]) -> bool:
+    """`word` is one of the asked words, or one of them with an inflection added or removed ("leads"/"lead"):
+    "How does PERK activation lead to …?" → "PERK activation leads to …" restates the question."""
+    return word in asked or any(
+        word == other + ending or other == word + ending for other in asked for ending in _INFLECTIONS
+    )
 
 
 def answer_problem(
