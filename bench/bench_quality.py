@@ -73,6 +73,15 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     return name, {key: yaml.safe_load(value) for key, value in pairs}
 
 
+RUN_KEYS = ("prompts_dir",)  # variant keys that are run options (GenerationOptions), not method keys
+
+
+def split_variant(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(method keys, run options) of one variant: `prompts_dir=DIR` runs the method with the prompts in DIR."""
+    method = {k: v for k, v in overrides.items() if k not in RUN_KEYS}
+    return method, {k: v for k, v in overrides.items() if k in RUN_KEYS}
+
+
 def write_variants(configs: list[str], folder: Path, extra: dict[str, dict[str, Any]] | None = None) -> None:
     """`<config>` (shipped), `<config>_paper` and `<config>_<variant>` method files in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,7 +91,7 @@ def write_variants(configs: list[str], folder: Path, extra: dict[str, dict[str, 
         (folder / f"{config}.yaml").write_text(yaml.safe_dump(data))
         (folder / f"{config}_paper.yaml").write_text(yaml.safe_dump({**data, **PAPER}))
         for name, overrides in (extra or {}).items():
-            (folder / f"{config}_{name}.yaml").write_text(yaml.safe_dump({**data, **overrides}))
+            (folder / f"{config}_{name}.yaml").write_text(yaml.safe_dump({**data, **split_variant(overrides)[0]}))
 
 
 def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, Any]:
@@ -152,7 +161,8 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME:KEY=VALUE[,KEY=VALUE]",
-        help="also run the shipped method with these settings as <config>_NAME, e.g. list:answer_format=list",
+        help="also run the shipped method with these settings as <config>_NAME, e.g. list:answer_format=list "
+        "(method keys, and prompts_dir=DIR for another prompt folder)",
     )
     args = parser.parse_args()
     configs = args.configs.split(",")
@@ -188,7 +198,8 @@ def main() -> None:
     table: dict[str, Any] = {}
     for config in configs:
         base = (config,) if args.shipped_only else (f"{config}_paper", config)
-        for name in base + tuple(f"{config}_{variant}" for variant in extra):
+        variants = {f"{config}_{variant}": split_variant(overrides)[1] for variant, overrides in extra.items()}
+        for name in base + tuple(variants):
             current[0] = name
             llm = LLMSettings(model=args.model, cache_dir=args.out / "cache" / name)
             started = time.perf_counter()
@@ -200,6 +211,7 @@ def main() -> None:
                 kind="radiology",
                 methods_dir=methods,
                 show_progress=False,
+                **variants.get(name, {}),
             )
             table[name] = figures(args.out, name, documents, time.perf_counter() - started)
             print(name, json.dumps(table[name]), flush=True)
