@@ -180,7 +180,8 @@ class HardeningChat(ScriptedChat):
             self.harden_prompts.append(prompt)
             question = prompt.split(":\n\n", 1)[1].split("\n", 1)[0]
             return Completion(self.REWRITES.get(question, "Sorry, I cannot rephrase that."), "stop", Usage(10, 10))
-        if "Reply with the quotation only" in prompt and self.REWRITES[QUESTIONS[0]] in prompt:
+        rewrite = self.REWRITES.get(QUESTIONS[0])  # None when a test swaps the questions
+        if "Reply with the quotation only" in prompt and rewrite and rewrite in prompt:
             self.prompts.append(prompt)
             return Completion("Abnormal signal in the medial meniscus", "stop", Usage(10, 10))
         return await super().chat(messages, **params)
@@ -431,3 +432,26 @@ def test_a_sections_rewrites_come_before_its_verifications_so_the_section_prefix
     rewrites = {HardeningChat.REWRITES.get(q) for q in hardened}
     assert all(q in verified or HardeningChat.REWRITES.get(q) in verified for q in hardened), (hardened, verified)
     assert rewrites & verified, "a rewrite was verified"
+
+
+def test_a_candidate_the_unanswerable_cap_will_skip_is_not_rewritten_ahead(monkeypatch, tmp_path) -> None:
+    """Rewriting ahead may not cost a call the one-by-one order would not make: with a cap of one unanswerable
+    pair per section, the second "Unanswerable" candidate is skipped without verification, so never rewritten."""
+    questions = [
+        "What is the thickness of the medial meniscus?",  # Unanswerable: verified, the section's one allowed
+        "What is the volume of the medial meniscus?",  # Unanswerable: over the cap, skipped without a call
+        "What does the medial meniscus show?",
+    ]
+    monkeypatch.setattr(sys.modules[__name__], "QUESTIONS", questions)
+    monkeypatch.setitem(ANSWERS, "report", ["Unanswerable", "Unanswerable", "Abnormal signal"])
+    monkeypatch.setitem(ANSWERS, "impression", ["Unanswerable", "Unanswerable", "Unanswerable"])
+    monkeypatch.setitem(VERIFIER, ("report", questions[2]), "Abnormal signal in the medial meniscus")
+    (tmp_path / "capped.yaml").write_text(
+        "description: capped\nharden: true\nmax_overlap: 0.25\nharden_rounds: 1\nmax_unanswerable_share: 0.2\n"
+    )
+    chat = OrderedHardeningChat()
+    result = process_knee(chat, load_method("capped", tmp_path), REPORT)
+    assert result.drops["over_unanswerable_share"] >= 1 and result.records
+    hardened = [q for step, q in chat.steps if step == "harden"]
+    assert questions[0] in hardened and questions[2] in hardened
+    assert questions[1] not in hardened, chat.steps

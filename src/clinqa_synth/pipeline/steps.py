@@ -456,17 +456,28 @@ async def _keep(
     async def harden_ahead(upcoming: list[dict[str, Any]]) -> None:
         """Rewrite the candidates the next verifications need before verifying any of them (memoised per question).
 
-        Why: llama.cpp reuses the previous call's prompt prefix. A harden call (no section in its prompt) between
-        two verify calls made the next verify call read its whole section again: on the COVID-QA runs, 152 such
-        re-reads at ~9 s each on 2 cores. Only candidates that will be verified are rewritten: as many as are
-        still to keep, skipping those the unanswerable cap or a burnt span will drop without a call.
+        Why: llama.cpp reuses only the previous call's prompt prefix, and a harden call (its prompt has no section)
+        between two verify calls of a section makes the second read the whole section again (docs/benchmarks.md
+        §10). The window is the slots still to fill. Entries the loop will skip without a call (the unanswerable
+        cap, a burnt span) are skipped here as if every earlier entry of the window were kept, which overcounts
+        both: so no question is rewritten that the one-by-one order would not have rewritten. A candidate the
+        verifier then drops widens the window by one, whose rewrite comes between verifications again.
         """
         unanswerable = sum(r["is_impossible"] for r in kept)
+        spans = Counter(_answer_span(r) for r in kept if not r["is_impossible"])
+        burnt = set(shared)
         for entry in upcoming:
-            if (entry["is_impossible"] and unanswerable >= cap) or (
-                method.answer_checks and _answer_span(entry) in shared
-            ):
-                continue
+            if entry["is_impossible"]:
+                if unanswerable >= cap:
+                    continue
+                unanswerable += 1
+            elif method.answer_checks:
+                span = _answer_span(entry)
+                if span in burnt:
+                    continue
+                spans[span] += 1
+                if spans[span] >= SHARED_ANSWER_LIMIT:
+                    burnt.add(span)  # this entry is still verified; it burns the span for the ones after it
             await harden(entry["question"])
 
     def drop_shared(record: dict[str, Any]) -> None:
