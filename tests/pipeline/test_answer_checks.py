@@ -28,6 +28,9 @@ SECTION = (
         ("How long was the incubation?", "30 min", False),  # a new number is an answer
         ("What is the size of the nodule?", "7 mm nodule", False),
         ("Where was the 5 mm nodule seen?", "5 cm", False),  # another unit is another number's meaning
+        ("What was the lesion size in cm at 2 years?", "2 cm", False),  # the value is the question's, not the unit
+        ("How many days after the 3 mg/kg dose were loads measured?", "3 days", False),
+        ("What did the radiologist see?", "seed", False),  # not an inflection of "see"
     ],
 )
 def test_echo_answers(question: str, answer: str, echo: bool) -> None:

@@ -84,11 +84,14 @@ def is_compound_question(question: str) -> bool:
 
 
 def is_echo_answer(question: str, answer: str) -> bool:
-    """The answer adds no content word to the question: it restates what was asked.
+    """The answer adds nothing to the question: it restates what was asked.
 
-    Yes/no questions are exempt — their evidence span legitimately repeats the finding asked about
-    ("Is there a left effusion?" → "No left pleural effusion") — and so is any answer that carries a
-    negation, laterality, number or date the question lacks.
+    Every content word of the answer is one of the question's, or one of them with an inflection ("How does PERK
+    activation lead to …?" → "PERK activation leads to …"), and it carries no negation, laterality, number or date
+    the question lacks. A number without a unit word after it counts as the question's when the question has that
+    value ("IP-10" for "IP-10 serum levels": the span ends before the word that follows); one with a unit must
+    match value and unit. Yes/no questions are exempt — their evidence span legitimately repeats the finding
+    asked about ("Is there a left effusion?" → "No left pleural effusion").
     """
     answer_words = content_words(answer)
     if not answer_words or _YES_NO_QUESTION.match(question):
@@ -97,8 +100,10 @@ def is_echo_answer(question: str, answer: str) -> bool:
     if not all(_inflection_of(word, asked_words) for word in answer_words):
         return False
     asked, said = clinical_signature(question), clinical_signature(answer)
-    # a number counts by its value: the span ends before the unit word the question has after it ("IP-10 serum")
-    asked["number"], said["number"] = (Counter(value for value, _ in s["number"].elements()) for s in (asked, said))
+    asked_values = {value for value, _ in asked["number"]}
+    said["number"] = Counter(
+        {(value, unit): n for (value, unit), n in said["number"].items() if unit or value not in asked_values}
+    )
     return all(not (said[key] - asked[key]) for key in said)
 
 
@@ -106,10 +111,15 @@ _INFLECTIONS = ("s", "es", "d", "ed", "ing")
 
 
 def _inflection_of(word: str, asked: set[str]) -> bool:
-    """`word` is one of the asked words, or one of them with an inflection added or removed ("leads"/"lead"):
-    "How does PERK activation lead to …?" → "PERK activation leads to …" restates the question."""
+    """`word` is one of the asked words, or one of them with an inflection added or removed ("leads"/"lead").
+
+    Exact endings on a base of 4 letters or more, unlike `_same_word`'s shared 6-letter stem (made for naming a
+    finding in two forms: "hemorrhagic"/"hemorrhage"): an echo repeats the question's own words, often short
+    verbs, and "see"/"seed" must not count."""
     return word in asked or any(
-        word == other + ending or other == word + ending for other in asked for ending in _INFLECTIONS
+        min(len(word), len(other)) >= 4 and (word == other + ending or other == word + ending)
+        for other in asked
+        for ending in _INFLECTIONS
     )
 
 
