@@ -135,12 +135,12 @@ def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, An
     }
 
 
-def per_kept_pair(record: dict[str, Any], kept: int) -> dict[str, dict[str, float]]:
-    """Calls, prompt tokens, completion tokens and server seconds of each step, per kept pair."""
+def per_kept_pair(record: dict[str, Any], kept: int) -> dict[str, dict[str, float]] | None:
+    """Calls, cache hits, prompt and completion tokens and latency of each step, per kept pair (None: none kept)."""
     if not kept:
-        return {}
+        return None
     return {
-        key.removesuffix("_by_step"): {step: round(value / kept, 2) for step, value in record.get(key, {}).items()}
+        key.removesuffix("_by_step"): {step: round(value / kept, 2) for step, value in (record.get(key) or {}).items()}
         for key in COST_KEYS
     }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Where an embedded llama-cpp-python server's time went, read from its log (issue 17: the cost of a kept pair).
 
-  python bench/bench_server_log.py CACHE_DIR/embedded-server.log [--last N]
+  python bench/bench_server_log.py CACHE_DIR/embedded-server.log [--runs A:B] [--last N]
 
 llama-cpp-python logs, per completion, how much of the prompt it reused from the previous call ("prefix-match
 hit"), how many prompt tokens it evaluated, and llama.cpp's timings. Its separate "prompt eval time" is not
@@ -22,18 +22,29 @@ from pathlib import Path
 from typing import Any
 
 _PREFIX = re.compile(r"Llama\.generate: (\d+) prefix-match hit, remaining (\d+) prompt tokens")
+_PROMPT = re.compile(r"prompt eval time =\s+[\d.]+ ms /\s+(\d+) tokens")  # its count is right, its time is not
 _DECODE = re.compile(r"\beval time =\s+([\d.]+) ms /\s+(\d+) runs")
 _TOTAL = re.compile(r"total time =\s+([\d.]+) ms")
 COLD_HIT = 50  # a prefix hit this short is the chat template's opening: nothing of the previous prompt reused
 
 
-def read_calls(log: Path) -> list[dict[str, float]]:
-    """One dict per finished completion: reused and evaluated prompt tokens, decoded tokens, decode and total ms."""
+_START = "Started server process"  # one server run (a `generate` run, a shard) per start; the log is appended to
+
+
+def read_calls(log: Path, runs: slice = slice(None)) -> list[dict[str, float]]:
+    """One dict per finished completion: reused and evaluated prompt tokens, decoded tokens, decode and total ms.
+
+    `runs` picks server runs by position (0-based, as a Python slice): `slice(0, 12)` is the first twelve."""
+    lines = log.read_text(errors="replace").splitlines()
+    starts = [i for i, line in enumerate(lines) if _START in line] or [0]
+    bounds = list(zip(starts, [*starts[1:], len(lines)], strict=True))[runs]
     calls: list[dict[str, float]] = []
     current: dict[str, float] = {}
-    for line in log.read_text(errors="replace").splitlines():
+    for line in (line for start, end in bounds for line in lines[start:end]):
         if match := _PREFIX.search(line):
             current = {"reused": int(match[1]), "evaluated": int(match[2])}
+        elif (match := _PROMPT.search(line)) and "evaluated" not in current:
+            current |= {"reused": 0, "evaluated": int(match[1])}  # a server's first call logs no prefix match
         elif (match := _DECODE.search(line)) and "prompt eval" not in line:
             current |= {"decode_ms": float(match[1]), "decoded": int(match[2])}
         elif (match := _TOTAL.search(line)) and "decode_ms" in current:
@@ -74,15 +85,18 @@ def figures(calls: list[dict[str, float]]) -> dict[str, Any]:
         "cold_calls": sum(is_cold),
         "rereads_after_a_short_call": len(reread),
         "rereads_prompt_tokens": sum(c["evaluated"] for c in reread),
+        "rereads_non_decode_s": round(sum(c["total_ms"] - c["decode_ms"] for c in reread) / 1000),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("log", type=Path)
-    parser.add_argument("--last", type=int, default=0, help="only the last N calls (0: all)")
+    parser.add_argument("--runs", default=":", help="server runs A:B by position, 0-based as a Python slice (e.g. :12)")
+    parser.add_argument("--last", type=int, default=0, help="only the last N calls of those runs (0: all)")
     args = parser.parse_args()
-    calls = read_calls(args.log)
+    first, _, last = args.runs.partition(":")
+    calls = read_calls(args.log, slice(int(first) if first else None, int(last) if last else None))
     print(json.dumps(figures(calls[-args.last :] if args.last else calls), indent=2))
 
 

@@ -7,9 +7,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# three calls of a real run: a verify call reusing its section, a harden call (cold, short), and the next verify
-# call, which had to read its section again (the logged "prompt eval time" of 0.37 ms is one of the bogus ones)
+# two server runs of a real log: the first run's first call (it logs no prefix-match line), then the second run's
+# verify call reusing its section, a harden call (cold, short), and the next verify call, which had to read its
+# section again (its logged "prompt eval time" of 0.37 ms is one of the bogus ones)
 LOG = """\
+INFO:     Started server process [24771]
+llama_perf_context_print: prompt eval time =    2336.91 ms /   598 tokens (    3.91 ms per token)
+llama_perf_context_print:        eval time =   19917.90 ms /   321 runs   (   62.05 ms per token)
+llama_perf_context_print:       total time =   41749.45 ms /   919 tokens
+INFO:     Started server process [28123]
 Llama.generate: 340 prefix-match hit, remaining 90 prompt tokens to eval
 llama_perf_context_print:        load time =       1.56 ms
 llama_perf_context_print: prompt eval time =    2905.09 ms /    90 tokens (   32.28 ms per token)
@@ -40,9 +46,17 @@ def test_calls_rates_and_the_re_read_section_are_read_from_the_log(tmp_path: Pat
     log = tmp_path / "embedded-server.log"
     log.write_text(LOG)
     calls = bench.read_calls(log)
-    assert [(c["reused"], c["evaluated"], c["decoded"]) for c in calls] == [(340, 90, 36), (27, 132, 14), (27, 389, 41)]
+    assert [(c["reused"], c["evaluated"], c["decoded"]) for c in calls] == [
+        (0, 598, 321),
+        (340, 90, 36),
+        (27, 132, 14),
+        (27, 389, 41),
+    ]
     figures = bench.figures(calls)
-    assert figures["calls"] == 3 and figures["decoded_tokens"] == 91 and figures["cold_calls"] == 2
+    assert figures["calls"] == 4 and figures["decoded_tokens"] == 412 and figures["cold_calls"] == 3
     assert figures["rereads_after_a_short_call"] == 1 and figures["rereads_prompt_tokens"] == 389
-    # from the call totals, not from the bogus per-call prompt timing: (16300 - 2766) / 389 and (4777 - 846) / 132
-    assert figures["median_ms_per_evaluated_prompt_token"] == round((34.8 + 29.8) / 2, 1)
+    assert figures["rereads_non_decode_s"] == round((16300 - 2766) / 1000)
+    # from the call totals, not from the per-call prompt timings: (41749 - 19918) / 598 = 36.5,
+    # (16300 - 2766) / 389 = 34.8 and (4777 - 846) / 132 = 29.8
+    assert figures["median_ms_per_evaluated_prompt_token"] == 34.8
+    assert [c["evaluated"] for c in bench.read_calls(log, slice(1, None))] == [90, 132, 389]  # the second run

@@ -78,14 +78,21 @@ def test_overlapping_shards_are_refused(tmp_path: Path) -> None:
 
 
 def test_merge_sums_what_each_step_cost_over_the_shards(tmp_path: Path) -> None:
-    """A set generated in shards (COVID-QA: 8) must report the whole set's cost per step, not the first shard's."""
-    for shard, prefix in (("s0", "x"), ("s1", "y")):
+    """A set generated in shards (COVID-QA: 8) must report the whole set's cost per step, not the first shard's;
+    a shard made before a key existed makes that key None, never a partial sum passed off as the whole."""
+    for shard, prefix in (("s0", "x"), ("s1", "y"), ("old", "z")):
         write_config(tmp_path / shard, "direct", ["a?"], doc_prefix=prefix)
         path = tmp_path / shard / "direct" / "generation.json"
         record = json.loads(path.read_text())
-        record |= {"calls_by_step": {"answers": 2}, "seconds_by_step": {"answers": 1.5, "verify": 0.25}}
+        verify = 0.2 if shard == "s1" else 0.1
+        record |= {"calls_by_step": {"answers": 2}, "latency_s_by_step": {"answers": 1.5, "verify": verify}}
+        if shard == "old":
+            del record["latency_s_by_step"]
         path.write_text(json.dumps(record))
     merge_shards(tmp_path / "all", [tmp_path / "s0", tmp_path / "s1"])
     merged = json.loads((tmp_path / "all" / "direct" / "generation.json").read_text())
     assert merged["calls_by_step"] == {"answers": 4}
-    assert merged["seconds_by_step"] == {"answers": 3.0, "verify": 0.5}
+    assert merged["latency_s_by_step"] == {"answers": 3.0, "verify": 0.3}  # rounded: 0.1 + 0.2 is 0.30000000000000004
+    merge_shards(tmp_path / "with-old", [tmp_path / "s0", tmp_path / "old"])
+    merged = json.loads((tmp_path / "with-old" / "direct" / "generation.json").read_text())
+    assert merged["calls_by_step"] == {"answers": 4} and merged["latency_s_by_step"] is None

@@ -391,7 +391,8 @@ def test_every_call_is_costed_under_its_step() -> None:
     assert sum(costs.calls.values()) == len(chat.prompts)
     assert costs.prompt_tokens["verify"] == sum(len(p) for p in verify_prompts)
     assert all(costs.completion_tokens[step] == 7 * n for step, n in costs.calls.items())
-    assert costs.as_json()["seconds_by_step"] == {step: 0.5 * n for step, n in costs.calls.items()}
+    assert costs.as_json()["latency_s_by_step"] == {step: 0.5 * n for step, n in costs.calls.items()}
+    assert not any(costs.cache_hits.values())
 
 
 class OrderedHardeningChat(HardeningChat):

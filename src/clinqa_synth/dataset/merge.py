@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from clinqa_synth.dataset.card import write_card
 from clinqa_synth.dataset.folder import DROPPED_PAIRS_FILE, DatasetFolder, OutputError
-from clinqa_synth.pipeline.costs import COST_KEYS
+from clinqa_synth.pipeline.costs import COST_KEYS, rounded
 
 if TYPE_CHECKING:
     from clinqa_synth.pipeline.api import RunSummary
@@ -45,10 +45,13 @@ def _new_summary(method: dict[str, Any] | None) -> RunSummary:
 def _combine(generations: list[dict[str, Any]], measured: RunSummary) -> dict[str, Any]:
     merged = dict(generations[0])
     for key in SUMMED:
+        if key in COST_KEYS and not all(key in g for g in generations):
+            merged[key] = None  # a shard made before the key existed: a partial sum would pass for the whole set's
+            continue
         total: Counter = Counter()
         for g in generations:
-            total.update({k: v for k, v in g.get(key, {}).items() if isinstance(v, (int, float))})
-        merged[key] = dict(total)
+            total.update({k: v for k, v in (g.get(key) or {}).items() if isinstance(v, (int, float))})
+        merged[key] = rounded(dict(total))
     for key in SUMMED_COUNTS:
         merged[key] = sum(g.get(key) or 0 for g in generations)
     merged["difficulty"], merged["difficulty_targets"] = measured.difficulty(), measured.targets()
