@@ -288,3 +288,24 @@ def test_an_unanswerable_whose_words_the_section_holds_is_not_kept() -> None:
     report = "INDICATION: Evaluate for pneumothorax.\nFINDINGS: Lungs are clear. Heart size is normal."
     assert unanswerable_problem("Is there a pneumothorax?", report, report, one_region=True) is None
     assert unanswerable_problem("Is there a pneumothorax?", report + " Small pneumothorax.", report, one_region=True)
+
+
+@pytest.mark.parametrize(
+    "context,answer,placed",
+    [
+        ("Well over 40 hantaviral genotypes have been described.", "40", "Well over 40"),
+        ("Among all humans reported to be infected, nearly 40 % have died.", "40 %", "nearly 40 %"),
+        ("Nodules measuring up to 5 mm in the right lobe.", "5 mm", "up to 5 mm"),
+        ("Effusion of > 2 cm depth.", "2 cm", "> 2 cm"),
+        ("The 40 patients were scanned.", "40 patients", "40 patients"),  # no qualifier: unchanged
+        ("Clover 40 was used.", "40", "40"),  # "over" inside a word is not a qualifier
+        ("There is a lesion above the 3 mm nodule.", "mm nodule", "mm nodule"),  # not a leading number
+    ],
+)
+def test_a_leading_number_keeps_its_qualifier(context: str, answer: str, placed: str) -> None:
+    """A span that starts at a number after "nearly", "up to", ">" states another quantity: widened to include it."""
+    from clinqa_synth.pipeline.answer_checks import with_quantity_qualifier
+
+    start = context.index(answer)
+    new_start, new_end = with_quantity_qualifier(start, start + len(answer), context)
+    assert context[new_start:new_end] == placed

@@ -456,3 +456,17 @@ def test_a_candidate_the_unanswerable_cap_will_skip_is_not_rewritten_ahead(monke
     hardened = [q for step, q in chat.steps if step == "harden"]
     assert questions[0] in hardened and questions[2] in hardened
     assert questions[1] not in hardened, chat.steps
+
+
+def test_a_kept_number_carries_its_qualifier(monkeypatch) -> None:
+    """The model quotes "5 mm" where the report says "up to 5 mm": the row's answer is the bounded quantity."""
+    report = Section("report", "FINDINGS: Nodules measuring up to 5 mm in the right lobe. No effusion.")
+    question = "What size are the nodules in the right lobe?"
+    monkeypatch.setattr(sys.modules[__name__], "QUESTIONS", [question])
+    monkeypatch.setitem(ANSWERS, "report", ["5 mm"])
+    monkeypatch.setitem(ANSWERS, "impression", ["Unanswerable"])
+    monkeypatch.setitem(VERIFIER, ("report", question), "5 mm")
+    result = process_knee(ScriptedChat(), load_method("direct"), report)
+    [row] = [r for r in result.records if r["section"] == "report"]
+    assert row["answers"]["text"] == ["up to 5 mm"]
+    assert report.text[row["answers"]["answer_start"][0] :].startswith("up to 5 mm")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from rapidfuzz import fuzz
 
 from clinqa_synth.pipeline.lexicons import anatomy_terms, mention_cues, regions_named
-from clinqa_synth.pipeline.meaning import clinical_signature
+from clinqa_synth.pipeline.meaning import NUMBER_WORDS, clinical_signature
 from clinqa_synth.pipeline.relevance import is_outranked_answer
 from clinqa_synth.text import content_words, question_context_overlap, words
 
@@ -170,6 +170,28 @@ def without_layout(start: int, end: int, context: str) -> tuple[int, int]:
     if trail and trail.start() > 0:
         end = start + trail.start()
     return start, end
+
+
+# Words that bound a quantity ("nearly 40 %", "up to 5 mm", "> 2 cm"): part of the number's meaning, so a span that
+# starts at the number after one of them states another quantity. Seen in the COVID-QA labels: "40" for "well over
+# 40 hantaviral genotypes", "40 %" for "nearly 40 % have died".
+_QUALIFIER_BEFORE = re.compile(
+    r"(?:\b(?:(?:well|just)\s+(?:over|under|below|above)|over|under|below|above|nearly|almost|about|around|roughly|"
+    r"approximately|approx\.|up\s+to|at\s+least|at\s+most|more\s+than|less\s+than|fewer\s+than|greater\s+than)"
+    r"\s+|[<>≤≥~]\s*)$",
+    re.I,
+)
+
+
+def with_quantity_qualifier(start: int, end: int, context: str) -> tuple[int, int]:
+    """The span widened to the qualifier right before its leading number ("40 %" → "nearly 40 %"), else unchanged.
+
+    Still a whole-word substring of the context; only words that bound the quantity are added."""
+    first = context[start:end].split(maxsplit=1)
+    if not first or not (first[0][0].isdigit() or first[0].lower() in NUMBER_WORDS):
+        return start, end
+    before = _QUALIFIER_BEFORE.search(context[max(0, start - 30) : start])
+    return (start - len(before.group(0)), end) if before else (start, end)
 
 
 def near_duplicates(questions: Sequence[str], threshold: float = 90.0) -> list[int]:

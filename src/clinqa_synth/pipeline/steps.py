@@ -31,6 +31,7 @@ from clinqa_synth.pipeline.answer_checks import (
     is_identity_question,
     near_duplicates,
     unanswerable_problem,
+    with_quantity_qualifier,
     without_layout,
 )
 from clinqa_synth.pipeline.costs import StepCosts
@@ -162,10 +163,11 @@ async def _ask(
 
 
 def _tidy(method: MethodConfig, span: Span, section_text: str) -> Span:
-    """The span without headings and list numbers around it (answer checks on), still a real substring."""
+    """The span without headings and list numbers around it, and with the qualifier of its leading number ("up to
+    5 mm", "nearly 40 %"), answer checks on; still a real whole-word substring."""
     if not method.answer_checks:
         return span
-    start, end = without_layout(span.start, span.end, section_text)
+    start, end = with_quantity_qualifier(*without_layout(span.start, span.end, section_text), section_text)
     return span if (start, end) == (span.start, span.end) else Span(start, end, section_text[start:end], span.match)
 
 
