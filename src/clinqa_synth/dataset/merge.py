@@ -67,12 +67,17 @@ def _combine(generations: list[dict[str, Any]], measured: RunSummary) -> dict[st
     productions = [g.get("production") or {} for g in generations]
     if any(productions):  # what producing all the rows cost: summed, wall time as machine time over all shards
         keys = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "reasoning_tokens", "wall_s")
-        merged["production"] = {
-            key: (
-                sum(p.get(key) or 0 for p in productions) if all(p.get(key) is not None for p in productions) else None
-            )
-            for key in keys
-        } | {
+        merged["production"] = rounded(
+            {
+                key: (
+                    sum(p.get(key) or 0 for p in productions)
+                    if all(p.get(key) is not None for p in productions)
+                    else None
+                )
+                for key in keys
+            }
+        )
+        merged["production"] |= {
             "created": max((p.get("created") or "" for p in productions), default=None),
             "summed_over_shards": len(productions),
         }
