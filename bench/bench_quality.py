@@ -83,7 +83,8 @@ def split_variant(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
 
 
 def write_variants(configs: list[str], folder: Path, extra: dict[str, dict[str, Any]] | None = None) -> None:
-    """`<config>` (shipped), `<config>_paper` and `<config>_<variant>` method files in `folder`."""
+    """`<config>` (shipped), `<config>_paper` and `<config>_<variant>` method files in `folder` (`extra`: each
+    variant's method keys)."""
     folder.mkdir(parents=True, exist_ok=True)
     shipped = available_methods()
     for config in configs:
@@ -91,7 +92,7 @@ def write_variants(configs: list[str], folder: Path, extra: dict[str, dict[str, 
         (folder / f"{config}.yaml").write_text(yaml.safe_dump(data))
         (folder / f"{config}_paper.yaml").write_text(yaml.safe_dump({**data, **PAPER}))
         for name, overrides in (extra or {}).items():
-            (folder / f"{config}_{name}.yaml").write_text(yaml.safe_dump({**data, **split_variant(overrides)[0]}))
+            (folder / f"{config}_{name}.yaml").write_text(yaml.safe_dump({**data, **overrides}))
 
 
 def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, Any]:
@@ -167,8 +168,8 @@ def main() -> None:
     args = parser.parse_args()
     configs = args.configs.split(",")
     methods = args.out / "methods"
-    extra = dict(parse_variant(v) for v in args.variant)
-    write_variants(configs, methods, extra)
+    extra = {name: split_variant(overrides) for name, overrides in map(parse_variant, args.variant)}
+    write_variants(configs, methods, {name: method_keys for name, (method_keys, _) in extra.items()})
     documents = len(list(args.docs.glob("*.txt")))
 
     legacy_spans = legacy_aligner()
@@ -198,7 +199,7 @@ def main() -> None:
     table: dict[str, Any] = {}
     for config in configs:
         base = (config,) if args.shipped_only else (f"{config}_paper", config)
-        variants = {f"{config}_{variant}": split_variant(overrides)[1] for variant, overrides in extra.items()}
+        variants = {f"{config}_{variant}": run_options for variant, (_, run_options) in extra.items()}
         for name in base + tuple(variants):
             current[0] = name
             llm = LLMSettings(model=args.model, cache_dir=args.out / "cache" / name)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from rapidfuzz import fuzz
 
 from clinqa_synth.pipeline.lexicons import anatomy_terms, mention_cues, regions_named
-from clinqa_synth.pipeline.meaning import NUMBER_WORDS, clinical_signature
+from clinqa_synth.pipeline.meaning import clinical_signature, is_number_token
 from clinqa_synth.pipeline.relevance import is_outranked_answer
 from clinqa_synth.text import content_words, question_context_overlap, words
 
@@ -188,7 +188,7 @@ def with_quantity_qualifier(start: int, end: int, context: str) -> tuple[int, in
 
     Still a whole-word substring of the context; only words that bound the quantity are added."""
     first = context[start:end].split(maxsplit=1)
-    if not first or not (first[0][0].isdigit() or first[0].lower() in NUMBER_WORDS):
+    if not first or not is_number_token(first[0].lower()):
         return start, end
     before = _QUALIFIER_BEFORE.search(context[max(0, start - 30) : start])
     return (start - len(before.group(0)), end) if before else (start, end)

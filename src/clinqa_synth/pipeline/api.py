@@ -54,7 +54,7 @@ class RunSummary:
     funnel: Counter = field(default_factory=Counter)
     drops: Counter = field(default_factory=Counter)
     placements: Counter = field(default_factory=Counter)
-    costs: StepCosts = field(default_factory=StepCosts)  # per step: calls, tokens, server seconds; cache hits included
+    costs: StepCosts = field(default_factory=StepCosts)  # per step: calls, cache hits, tokens, latency
     answerable: int = 0
     unanswerable: int = 0
     splits: dict[str, int] = field(default_factory=dict)
@@ -417,7 +417,7 @@ def generation_record(
         "production": production_cost(summary, previous, created),
         "estimate": summary.estimate,
         "input_documents": summary.whole_input,
-        **summary.costs.as_json(),  # calls/prompt_tokens/completion_tokens/seconds _by_step
+        **summary.costs.as_json(),  # the *_by_step costs (pipeline.costs.COST_KEYS)
         "wall_s": summary.wall_s,
         "credentialed": credentialed,
         "license": license_id,

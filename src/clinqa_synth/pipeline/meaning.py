@@ -86,6 +86,11 @@ NUMBER_WORDS = {
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+n't|[a-z]+")
 
 
+def is_number_token(token: str) -> bool:
+    """A token that states a quantity: digits first ("5", "1.9", "15x10"), or a number word ("nine")."""
+    return token[0].isdigit() or token in NUMBER_WORDS
+
+
 def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(DEID_TOKEN.sub(" ", text).lower().replace("\u2019", "'"))  # placeholders: no finding
 
@@ -104,7 +109,7 @@ def clinical_signature(text: str) -> dict[str, Counter]:
             negation[NEGATION_CUES[token]] += 1
         if token in LATERALITY:
             laterality[LATERALITY[token]] += 1
-        if token[0].isdigit() or token in NUMBER_WORDS:
+        if is_number_token(token):
             following = tokens[index + 1] if index + 1 < len(tokens) else ""
             unit = following if following.isalpha() and len(following) <= 5 and following not in MONTHS else ""
             value = NUMBER_WORDS.get(token, token.replace(",", "."))
