@@ -284,6 +284,15 @@ def test_an_unanswerable_whose_words_the_section_holds_is_not_kept() -> None:
     assert unanswerable_problem(question, passage, passage, one_region=False) == "covered_unanswerable"
     # labelled correct: the passage touches the topic but not what was asked
     assert unanswerable_problem("Are there any limitations to the study?", passage, passage, one_region=False) is None
+    # labelled correct: every word is in the passage, but each phrase comes from another sentence; the combination
+    # asked about is stated nowhere
+    stitched = "Were co-infections in infants most frequent in January when rhinovirus and influenza peaked?"
+    spread = (
+        "Co-infections were most frequent among infants. Samples came from three hospitals over four winters. "
+        "Testing used multiplex PCR on nasopharyngeal swabs. Influenza peaked in January. "
+        "Rhinovirus circulated all year."
+    )
+    assert unanswerable_problem(stitched, spread, spread, one_region=False) is None
     # indication text asks, it does not answer: "evaluate for pneumothorax" is no finding
     report = "INDICATION: Evaluate for pneumothorax.\nFINDINGS: Lungs are clear. Heart size is normal."
     assert unanswerable_problem("Is there a pneumothorax?", report, report, one_region=True) is None

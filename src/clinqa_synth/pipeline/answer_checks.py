@@ -19,8 +19,8 @@ from rapidfuzz import fuzz
 
 from clinqa_synth.pipeline.lexicons import anatomy_terms, mention_cues, regions_named
 from clinqa_synth.pipeline.meaning import clinical_signature, is_number_token
-from clinqa_synth.pipeline.relevance import is_outranked_answer
-from clinqa_synth.text import content_words, question_context_overlap, words
+from clinqa_synth.pipeline.relevance import is_outranked_answer, nearby_coverage
+from clinqa_synth.text import content_words, words
 
 # Questions about who/when/where of the record itself: de-identified away in RadQA/MIMIC, so they are
 # "unanswerable" for a trivial reason, and a QA model learns nothing clinical from them.
@@ -292,9 +292,11 @@ def hedged_mention(question: str, section_text: str) -> tuple[str, str] | None:
     return None
 
 
-# On the labelled COVID-QA audits, 6 of 9 wrong "Unanswerable" verdicts had ≥ 0.75 of their question's words in the
-# passage ("Was there a correlation between the circulation patterns of RSV, rhinoviruses …" over a passage that
-# describes them) and 1 of 13 right ones; on the radiology audit sets no unanswerable question reached 0.75.
+# An "Unanswerable" to a question whose words two adjacent sentences of the section hold (≥ 0.75 of them) is wrong:
+# those sentences talk about exactly what was asked. On all labelled COVID-QA "Unanswerable" verdicts (sitting 10)
+# (kept and dropped) this catches 10 wrong and 2 right; counted over the whole passage instead (sittings 8-9) it
+# caught the same 10 wrong and 6 right, the 4 more stitched from words of several sentences (bench/bench_audit.py).
+# No radiology unanswerable reaches 0.75.
 COVERED_SHARE = 0.75
 
 
@@ -302,8 +304,9 @@ def unanswerable_problem(question: str, section_text: str, document_text: str, *
     """The drop reason for a pair the model marked "Unanswerable", or None when the verdict is plausible.
 
     - `mentioned_unanswerable`: the section mentions the finding asked about, negated or hedged (`hedged_mention`).
-    - `covered_unanswerable`: the section (without its indication/history text) holds at least `COVERED_SHARE` of
-      the question's content words: it talks about exactly what was asked, so it answers, if only in part.
+    - `covered_unanswerable`: two adjacent sentences of the section (without its indication/history text) hold at
+      least `COVERED_SHARE` of the question's content words (`nearby_coverage`): they talk about exactly what was
+      asked, so the section answers, if only in part.
     - `off_topic_unanswerable` (reports of one body region only, `one_region`): every body part the question names
       lies outside every imaged region the report's body parts cover (lexicons/body_regions.txt: the ribs, aorta
       and thyroid belong to a chest film even when its report never names them; "fluid around the lungs" on a knee
@@ -313,7 +316,7 @@ def unanswerable_problem(question: str, section_text: str, document_text: str, *
     """
     if hedged_mention(question, section_text):
         return "mentioned_unanswerable"
-    if question_context_overlap(question, findings_text(section_text)) >= COVERED_SHARE:
+    if nearby_coverage(question, findings_text(section_text)) >= COVERED_SHARE:
         return "covered_unanswerable"
     if one_region:
         asked, all_placed = regions_named(question)

@@ -64,3 +64,22 @@ def is_outranked_answer(question: str, start: int, end: int, section_text: str) 
     answer_score = max(match(held[i]) for i in inside)
     rivals = (i for i, (s, _) in enumerate(bounds) if i not in inside and not _STUDY_LINE.match(section_text[s:]))
     return any(match(held[i]) > answer_score + 1e-9 for i in rivals)
+
+
+def nearby_coverage(question: str, section_text: str, window: int = 2) -> float:
+    """The largest share of the question's words that `window` adjacent sentences of the section hold together.
+
+    Why not the whole section: a question stitched from words spread across a passage ("… safety of siRNA drugs for
+    lung cancer in patients with inflammatory lung disease …", each phrase from a different sentence) asks about a
+    combination the passage never states, so "Unanswerable" is right though the passage holds all its words. A
+    question the section answers finds its words together, in the sentence or two that answer it. Whole words, as
+    the question-overlap measure counts them: a 6-letter stem would let "appendix" answer "appendicitis".
+    """
+    asked = content_words(question)
+    if not asked:
+        return 0.0
+    held = [content_words(section_text[s:e]) for s, e in sentences(section_text)]
+    if not held:
+        return 0.0
+    groups = [set().union(*held[i : i + window]) for i in range(max(1, len(held) - window + 1))]
+    return max(len(asked & words) / len(asked) for words in groups)
