@@ -31,6 +31,20 @@ SECTION = (
         ("What was the lesion size in cm at 2 years?", "2 cm", False),  # the value is the question's, not the unit
         ("How many days after the 3 mg/kg dose were loads measured?", "3 days", False),
         ("What did the radiologist see?", "seed", False),  # not an inflection of "see"
+        # from prefix's labels: two inflections of one verb, a citation, a pointer to a table the text lacks
+        (
+            "How does Brook et al. observe how the interferon pathway helps keep the infections in check?",
+            "Brook et al. observed how the interferon pathway helped keep the infections in check,",
+            True,
+        ),
+        ("What is the standard microbiology protocol used?", "standard microbiology protocols [10, 12, 27, 28]", True),
+        (
+            "What is the main patient characteristic at inclusion?",
+            "main patient characteristics at inclusion are shown in Table 1",
+            True,
+        ),
+        ("Which cytokines were measured [3]?", "IL-6 and TNF-α [3]", False),
+        ("What was the peak titre?", "1:640 (Table 2)", False),
     ],
 )
 def test_echo_answers(question: str, answer: str, echo: bool) -> None:

@@ -90,9 +90,12 @@ def is_echo_answer(question: str, answer: str) -> bool:
     activation lead to …?" → "PERK activation leads to …"), and it carries no negation, laterality, number or date
     the question lacks. A number without a unit word after it counts as the question's when the question has that
     value ("IP-10" for "IP-10 serum levels": the span ends before the word that follows); one with a unit must
-    match value and unit. Yes/no questions are exempt — their evidence span legitimately repeats the finding
+    match value and unit. Citations and pointers to a table or figure the text does not hold ("[10, 12]", "are
+    shown in Table 1") add nothing either: "standard microbiology protocols [10, 12, 27, 28]" for "What is the standard
+    microbiology protocol used?" is an echo. Yes/no questions are exempt — their evidence span legitimately repeats the finding
     asked about ("Is there a left effusion?" → "No left pleural effusion").
     """
+    answer = _POINTER.sub(" ", answer)
     answer_words = content_words(answer)
     if not answer_words or _YES_NO_QUESTION.match(question):
         return False
@@ -108,19 +111,32 @@ def is_echo_answer(question: str, answer: str) -> bool:
 
 
 _INFLECTIONS = ("s", "es", "d", "ed", "ing")
+# Citations and pointers to tables/figures outside the text: "[10, 12, 27, 28]", "(Table 2)", "are shown in Fig. 3".
+_POINTER = re.compile(
+    r"\[\s*\d+(?:\s*[-–,]\s*\d+)*\s*\]"
+    r"|(?:\b(?:is|are|was|were)\s+)?\b(?:shown|presented|listed|summari[sz]ed|given|detailed|reported)\s+in\s+"
+    r"(?:the\s+)?(?:Tables?|Fig(?:ure)?s?\.?|Supplementa\w*)\s*[A-Z]?\d*[a-z]?"
+    r"|\(\s*(?:see\s+)?(?:Tables?|Fig(?:ure)?s?\.?)\s*[A-Z]?\d+[a-z]?\s*\)",
+    re.I,
+)
+
+
+def _bases(word: str) -> set[str]:
+    """The word and the word without one inflection ending, where at least 4 letters remain."""
+    return {word} | {word[: -len(end)] for end in _INFLECTIONS if word.endswith(end) and len(word) - len(end) >= 4}
 
 
 def _inflection_of(word: str, asked: set[str]) -> bool:
-    """`word` is one of the asked words, or one of them with an inflection added or removed ("leads"/"lead").
+    """`word` is one of the asked words, or shares a base with one once an inflection is taken off either
+    ("leads"/"lead", "helped"/"helps").
 
     Exact endings on a base of 4 letters or more, unlike `_same_word`'s shared 6-letter stem (made for naming a
     finding in two forms: "hemorrhagic"/"hemorrhage"): an echo repeats the question's own words, often short
     verbs, and "see"/"seed" must not count."""
-    return word in asked or any(
-        min(len(word), len(other)) >= 4 and (word == other + ending or other == word + ending)
-        for other in asked
-        for ending in _INFLECTIONS
-    )
+    if word in asked:
+        return True
+    mine = _bases(word)
+    return any(mine & _bases(other) for other in asked)
 
 
 def answer_problem(
