@@ -307,6 +307,9 @@ def test_an_unanswerable_whose_words_the_section_holds_is_not_kept() -> None:
         "Rhinovirus circulated all year."
     )
     assert unanswerable_problem(stitched, spread, spread, one_region=False) is None
+    # labelled answerable_marked_unanswerable: the words that name the document ask about nothing
+    meta = "Does the clinical note discuss whether rhinovirus circulated all year?"
+    assert unanswerable_problem(meta, passage, passage, one_region=False) == "covered_unanswerable"
     # indication text asks, it does not answer: "evaluate for pneumothorax" is no finding
     report = "INDICATION: Evaluate for pneumothorax.\nFINDINGS: Lungs are clear. Heart size is normal."
     assert unanswerable_problem("Is there a pneumothorax?", report, report, one_region=True) is None

@@ -39,6 +39,12 @@ def body_parts(text: str) -> set[str]:
 
 
 @functools.cache
+def document_words() -> frozenset[str]:
+    """Words that name the document, not its content (lexicons/document_words.txt): "clinical", "note", "discuss"."""
+    return frozenset(_lines("document_words.txt"))
+
+
+@functools.cache
 def organism_terms() -> frozenset[str]:
     """The organism lexicon (lexicons/organisms.txt), lower-cased."""
     return frozenset(_lines("organisms.txt"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 
+from clinqa_synth.pipeline.lexicons import document_words
 from clinqa_synth.text import content_words
 
 # Sentence ends: ., ! or ? before a capital, bracket or digit, and line breaks (headings, list items).
@@ -73,9 +74,10 @@ def nearby_coverage(question: str, section_text: str, window: int = 2) -> float:
     lung cancer in patients with inflammatory lung disease …", each phrase from a different sentence) asks about a
     combination the passage never states, so "Unanswerable" is right though the passage holds all its words. A
     question the section answers finds its words together, in the sentence or two that answer it. Whole words, as
-    the question-overlap measure counts them: a 6-letter stem would let "appendix" answer "appendicitis".
+    the question-overlap measure counts them: a 6-letter stem would let "appendix" answer "appendicitis". Words that
+    name the document ("Does the clinical note discuss …?", lexicons/document_words.txt) are not asked about.
     """
-    asked = content_words(question)
+    asked = content_words(question) - document_words()
     if not asked:
         return 0.0
     held = [content_words(section_text[s:e]) for s, e in sentences(section_text)]
