@@ -91,9 +91,9 @@ def is_echo_answer(question: str, answer: str) -> bool:
     the question lacks. A number without a unit word after it counts as the question's when the question has that
     value ("IP-10" for "IP-10 serum levels": the span ends before the word that follows); one with a unit must
     match value and unit. Citations and pointers to a table or figure the text does not hold ("[10, 12]", "are
-    shown in Table 1") add nothing either: "standard microbiology protocols [10, 12, 27, 28]" for "What is the standard
-    microbiology protocol used?" is an echo. Yes/no questions are exempt — their evidence span legitimately repeats the finding
-    asked about ("Is there a left effusion?" → "No left pleural effusion").
+    shown in Table 1") add nothing either: "standard microbiology protocols [10, 12, 27, 28]" for "What is the
+    standard microbiology protocol used?" is an echo. Yes/no questions are exempt — their evidence span legitimately
+    repeats the finding asked about ("Is there a left effusion?" → "No left pleural effusion").
     """
     answer = _POINTER.sub(" ", answer)
     answer_words = content_words(answer)
