@@ -62,5 +62,9 @@ class StepCosts:
 
 
 def rounded(values: dict[str, Any]) -> dict[str, Any]:
-    """Integers as they are, seconds to 0.1 s (sums of floats would otherwise print as 0.30000000000000004)."""
-    return {key: round(value, 1) if isinstance(value, float) else value for key, value in values.items()}
+    """Integers as they are, seconds to 0.01 s (sums of floats would otherwise print as 0.30000000000000004).
+
+    0.01 s is the precision every run records its wall time in; rounding a sum coarser than its parts would turn
+    two shards' 0.01 s into a merged 0.0 s.
+    """
+    return {key: round(value, 2) if isinstance(value, float) else value for key, value in values.items()}
