@@ -250,6 +250,7 @@ def print_summary(summary: Any) -> None:
                 else ""
             )
             + (f"; {h['organism_drift']} named another organism and were not used" if h.get("organism_drift") else "")
+            + (f"; {h['modality_drift']} named another modality and were not used" if h.get("modality_drift") else "")
             + (
                 f"; {h['meaning_drift']} changed a side, negation, number or date and were not used"
                 if h.get("meaning_drift")

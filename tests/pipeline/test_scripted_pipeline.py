@@ -470,3 +470,20 @@ def test_a_kept_number_carries_its_qualifier(monkeypatch) -> None:
     [row] = [r for r in result.records if r["section"] == "report"]
     assert row["answers"]["text"] == ["up to 5 mm"]
     assert report.text[row["answers"]["answer_start"][0] :].startswith("up to 5 mm")
+
+
+def test_a_rewrite_about_another_modality_is_not_used() -> None:
+    """Read on the benchmark reports (sitting 11): "…findings of the CT pulmonary angiogram?" was rewritten
+    "…findings of the X-ray imaging?" and kept; synonyms of the document's own modality stay allowed."""
+    from clinqa_synth.pipeline.hardening import drifted_modality
+
+    report = "EXAMINATION: CT pulmonary angiogram. FINDINGS: Filling defects in the right lower lobe arteries."
+    original = "What are the main findings of the CT pulmonary angiogram?"
+    assert drifted_modality("What are the significant findings of the X-ray imaging?", original, report) == {
+        "radiograph"
+    }
+    assert not drifted_modality("What did the chest study with contrast show?", original, report)
+    assert not drifted_modality("What did the angiographic study show?", original, report)  # a synonym
+    film = "EXAMINATION: Chest radiograph, single portable AP view. FINDINGS: No pneumothorax."
+    assert not drifted_modality("Is air around the lung seen on the x-ray?", "Is there a pneumothorax?", film)
+    assert drifted_modality("Does the ultrasound show air?", "Is there a pneumothorax?", film) == {"ultrasound"}

@@ -11,7 +11,8 @@ questions hard. Hardening enforces it after the fact, in the order that keeps an
    `harden_rounds` rounds, each on the lowest-overlap version so far, stopping once under the target; a
    rewrite that names a body part neither the question nor the document mentions is not used
    (`drifted_anatomy`, lexicon in lexicons/anatomy.txt), nor one naming another organism (`drifted_organism`,
-   lexicons/organisms.txt), nor one that changes a side, negation, number or date (`drifted_meaning`);
+   lexicons/organisms.txt) or another imaging/test modality (`drifted_modality`, lexicons/modalities.txt),
+   nor one that changes a side, negation, number or date (`drifted_meaning`);
 3. the rewritten question is then put to the independent verifier (section + question only): it is kept only
    when the verifier's answer lands on the same span as the easy question's (or both are Unanswerable);
    otherwise the original question is verified and kept instead, and the fallback is counted.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clinqa_synth.pipeline.lexicons import body_parts, organisms
+from clinqa_synth.pipeline.lexicons import body_parts, modalities, organisms
 from clinqa_synth.pipeline.meaning import LATERALITY, MONTHS, NEGATION_CUES, clinical_signature
 from clinqa_synth.text import content_words, words
 
@@ -86,6 +87,16 @@ def drifted_organism(rewrite: str, original: str, document_text: str) -> set[str
     often an organism (lexicons/organisms.txt); such a rewrite asks about something else and is not used.
     """
     return organisms(rewrite) - organisms(original) - organisms(document_text)
+
+
+def drifted_modality(rewrite: str, original: str, document_text: str) -> set[str]:
+    """Imaging or test modalities the rewrite names that neither the original question nor the document names.
+
+    Read on the benchmark reports (sitting 11): "the main findings of the CT pulmonary angiogram" was rewritten
+    into "…of the X-ray imaging" and kept, the verifier (the same model) finding the same span. A question about
+    another modality is another question (lexicons/modalities.txt folds synonyms: "X-ray" on a radiograph is fine).
+    """
+    return modalities(rewrite) - modalities(original) - modalities(document_text)
 
 
 def drifted_meaning(rewrite: str, original: str) -> str | None:

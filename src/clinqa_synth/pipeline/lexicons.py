@@ -56,6 +56,18 @@ def organisms(text: str) -> set[str]:
 
 
 @functools.cache
+def modality_groups() -> dict[str, str]:
+    """lexicons/modalities.txt as word → modality: each line's words name one modality, its first word."""
+    return {word: line.split()[0] for line in _lines("modalities.txt") for word in line.split()}
+
+
+def modalities(text: str) -> set[str]:
+    """The imaging or test modalities named in `text`, synonyms folded ("X-ray", "film" → "radiograph")."""
+    groups = modality_groups()
+    return {groups[term] for term in _named(text, frozenset(groups))}
+
+
+@functools.cache
 def mention_cues() -> dict[str, tuple[str, ...]]:
     """lexicons/mention_cues.txt by group: `before` / `after` cues of negation and hedging, `not findings`."""
     groups: dict[str, list[str]] = {}

@@ -41,6 +41,7 @@ from clinqa_synth.pipeline.hardening import (
     difficulty_text,
     drifted_anatomy,
     drifted_meaning,
+    drifted_modality,
     drifted_organism,
     parse_rewrite,
     reused_words,
@@ -392,6 +393,8 @@ async def _harden(
             result.hardening["anatomy_drift"] += 1  # asks about another body part: not the same question
         elif rewrite is not None and drifted_organism(rewrite, question, text):
             result.hardening["organism_drift"] += 1  # asks about another organism (bats → mice)
+        elif rewrite is not None and drifted_modality(rewrite, question, text):
+            result.hardening["modality_drift"] += 1  # asks about another test (CT → X-ray)
         elif rewrite is not None and drifted_meaning(rewrite, question):
             result.hardening["meaning_drift"] += 1  # another side, negation, number or date: not the same question
         elif rewrite is not None and (overlap := question_context_overlap(rewrite, text)) < best_overlap:
