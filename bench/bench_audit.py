@@ -9,7 +9,9 @@ whose datasets are not in the tree; also counts the labelled pairs that today's 
 (identity, two-questions-in-one), the span-answer checks (answer_checks.answer_problem: echo, interpretive,
 outranked…), spans kept for several questions of a section (shared_answer) and the "Unanswerable" checks (hedged
 mention, covered, off-topic body part), right and wrong pairs per check, so a check's effect can be read off the
-labels. Label files need a `context` column (the section).
+labels. Label files need a `context` column (the section); with a `kind` column (kept / dropped, and the run's
+`drop_reason`) kept and dropped pairs are scored apart, and dropped pairs are counted right/wrong per reason the
+run dropped them for (verification's wrongly dropped pairs).
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def main(paths: list[str]) -> None:
     groups: dict[str, list[dict[str, str]]] = defaultdict(list)
     for path in paths:
         for row in read_labels(Path(path)):
-            groups[f"{Path(path).stem}:{row['config']}"].append(row)
+            # files with a `kind` column (v3 on) hold kept and dropped pairs: precision is the kept ones'
+            kind = f":{row['kind']}" if row.get("kind") else ""
+            groups[f"{Path(path).stem}:{row['config']}{kind}"].append(row)
     table = {}
     for group, rows in sorted(groups.items()):
         reasons = {id(r): todays_drop(r) for r in rows}
@@ -68,8 +72,13 @@ def main(paths: list[str]) -> None:
         for row in rows:
             if reason := reasons[id(row)]:
                 by_check[reason]["right" if row["label"] == "correct" else "wrong"] += 1
+        dropped_by_reason: dict[str, dict[str, int]] = defaultdict(lambda: {"right": 0, "wrong": 0})
+        for row in rows:  # what the pipeline itself dropped each labelled pair for (dropped rows only)
+            if row.get("drop_reason"):
+                dropped_by_reason[row["drop_reason"]]["right" if row["label"] == "correct" else "wrong"] += 1
         table[group] = {
             **score(rows),
+            **({"dropped_by_the_run": dict(sorted(dropped_by_reason.items()))} if dropped_by_reason else {}),
             "dropped_by_todays_checks": dict(sorted(by_check.items())),
             "precision_after_todays_checks": score([r for r in rows if not reasons[id(r)]]),
         }
