@@ -69,13 +69,13 @@ def main(paths: list[str]) -> None:
             ):
                 reasons[id(row)] = "shared_answer"
         by_check: dict[str, dict[str, int]] = defaultdict(lambda: {"right": 0, "wrong": 0})
-        for row in rows:
-            if reason := reasons[id(row)]:
-                by_check[reason]["right" if row["label"] == "correct" else "wrong"] += 1
         dropped_by_reason: dict[str, dict[str, int]] = defaultdict(lambda: {"right": 0, "wrong": 0})
-        for row in rows:  # what the pipeline itself dropped each labelled pair for (dropped rows only)
-            if row.get("drop_reason"):
-                dropped_by_reason[row["drop_reason"]]["right" if row["label"] == "correct" else "wrong"] += 1
+        for row in rows:
+            verdict = "right" if row["label"] == "correct" else "wrong"
+            if reason := reasons[id(row)]:
+                by_check[reason][verdict] += 1
+            if row.get("drop_reason"):  # what the run itself dropped the pair for (dropped rows only)
+                dropped_by_reason[row["drop_reason"]][verdict] += 1
         table[group] = {
             **score(rows),
             **({"dropped_by_the_run": dict(sorted(dropped_by_reason.items()))} if dropped_by_reason else {}),

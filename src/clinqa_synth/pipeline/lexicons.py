@@ -61,10 +61,16 @@ def modality_groups() -> dict[str, str]:
     return {word: line.split()[0] for line in _lines("modalities.txt") for word in line.split()}
 
 
+@functools.cache
+def modality_terms() -> frozenset[str]:
+    """Every word of lexicons/modalities.txt, the set `_named` matches against (built once, not per question)."""
+    return frozenset(modality_groups())
+
+
 def modalities(text: str) -> set[str]:
     """The imaging or test modalities named in `text`, synonyms folded ("X-ray", "film" → "radiograph")."""
     groups = modality_groups()
-    return {groups[term] for term in _named(text, frozenset(groups))}
+    return {groups[term] for term in _named(text, modality_terms())}
 
 
 @functools.cache
