@@ -6,7 +6,8 @@
 
 The same scoring as `clinqa-synth audit OUT --score` (clinqa_synth.audit.score), but over committed label files
 whose datasets are not in the tree; also counts the labelled pairs that today's pre-answer checks would drop
-(identity, two-questions-in-one), the span-answer checks (answer_checks.answer_problem: echo, interpretive,
+(identity, two-questions-in-one, vague; a hardened
+rewrite that lost its topic), the span-answer checks (answer_checks.answer_problem: echo, interpretive,
 outranked…), spans kept for several questions of a section (shared_answer) and the "Unanswerable" checks (hedged
 mention, covered, off-topic body part), right and wrong pairs per check, so a check's effect can be read off the
 labels. Label files need a `context` column (the section); with a `kind` column (kept / dropped, and the run's
@@ -27,6 +28,7 @@ from clinqa_synth.pipeline.answer_checks import (
     answer_problem,
     is_compound_question,
     is_identity_question,
+    is_vague_question,
     unanswerable_problem,
 )
 
@@ -43,6 +45,10 @@ def todays_drop(row: dict[str, str]) -> str | None:
         return "identity_question"
     if is_compound_question(question):
         return "compound_question"
+    if is_vague_question(question):
+        return "vague_question"
+    if row.get("original_question") and is_vague_question(row["question"]):
+        return "vague_rewrite"  # the rewrite lost the topic: the easy question would be kept instead
     document = DOCUMENTS / f"{row['document_id']}.txt"
     if row["is_impossible"] == "True":
         report = document.read_text(encoding="utf-8") if document.exists() else row["context"]

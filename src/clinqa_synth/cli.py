@@ -216,6 +216,7 @@ def print_summary(summary: Any) -> None:
     table = Table(title=f"clinqa-synth generate · {summary.config}", show_header=False)
     limited = f" of {summary.whole_input} (--limit)" if summary.whole_input > summary.documents else ""
     table.add_row("documents", f"{summary.documents}{limited} ({sum(summary.failed.values())} failed)")
+    from clinqa_synth.pipeline.hardening import REWRITE_PROBLEMS
     from clinqa_synth.pipeline.steps import FUNNEL_STEPS
 
     steps = [k for k in FUNNEL_STEPS if k != "verified" or summary.funnel.get(k)]
@@ -244,17 +245,10 @@ def print_summary(summary: Any) -> None:
             f"{h.get('hardened', 0)} questions rewritten in {h.get('rounds', 0)} rounds; "
             f"{h.get('kept_hardened', 0)} kept hardened, {h.get('fell_back', 0)} fell back to the original "
             "(the verifier did not land on the same span)"
-            + (
-                f"; {h['anatomy_drift']} rewrites named another body part and were not used"
-                if h.get("anatomy_drift")
-                else ""
-            )
-            + (f"; {h['organism_drift']} named another organism and were not used" if h.get("organism_drift") else "")
-            + (f"; {h['modality_drift']} named another modality and were not used" if h.get("modality_drift") else "")
-            + (
-                f"; {h['meaning_drift']} changed a side, negation, number or date and were not used"
-                if h.get("meaning_drift")
-                else ""
+            + "".join(
+                f"; {h[problem]} rewrites {phrase} and were not used"
+                for problem, phrase in REWRITE_PROBLEMS.items()
+                if h.get(problem)
             ),
         )
     for name, target in summary.targets().items():

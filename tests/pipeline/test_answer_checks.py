@@ -159,6 +159,35 @@ def test_two_questions_in_one_are_caught_and_single_questions_are_not() -> None:
         assert not is_compound_question(question), question
 
 
+def test_a_question_that_names_nothing_to_ask_about_is_caught_and_specific_ones_are_not() -> None:
+    from clinqa_synth.pipeline.answer_checks import is_vague_question
+
+    # labelled bad_question (docs/audit, experiments/covidqa/audit)
+    for question in (
+        "Are there any complications mentioned in the report?",
+        "What is the significance of the abnormality found during the study?",
+        "What are the significant findings of the X-ray imaging?",
+        "What is the purpose of this examination?",
+        "What were the results of the experiment?",
+        "What is the clinical note about?",
+        "In which part of the body is this report?",
+        "What are the areas of the knee that were examined in this study?",
+        "In what regions is the knee analyzed in this assessment?",
+    ):
+        assert is_vague_question(question), question
+    # labelled correct, or the kind of question RadQA asks: each names a finding, part, device or diagnosis
+    for question in (
+        "What is the main diagnosis based on the imaging findings?",
+        "What is the location of the gastric tube in relation to the diaphragm?",
+        "Is there any evidence of pneumothorax present?",
+        "Is there any acute abnormality in the chest?",
+        "Which bones and joints were imaged?",
+        "What medications is the patient taking?",
+        "What are some potential areas for further research in this area?",
+    ):
+        assert not is_vague_question(question), question
+
+
 def test_a_span_answer_to_a_why_or_what_it_means_question_is_dropped() -> None:
     from clinqa_synth.pipeline.answer_checks import answer_problem, is_interpretive_question
 

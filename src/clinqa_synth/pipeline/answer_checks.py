@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
-from clinqa_synth.pipeline.lexicons import anatomy_terms, mention_cues, regions_named
+from clinqa_synth.pipeline.lexicons import anatomy_terms, generic_words, mention_cues, regions_named
 from clinqa_synth.pipeline.meaning import clinical_signature, is_number_token
 from clinqa_synth.pipeline.relevance import is_outranked_answer, nearby_coverage
 from clinqa_synth.text import content_words, words
@@ -81,6 +81,34 @@ def is_interpretive_question(question: str) -> bool:
 def is_compound_question(question: str) -> bool:
     """Two questions joined into one ("… and what does it mean?"), which no single span answers."""
     return bool(_COMPOUND.search(question.strip()))
+
+
+# Questions about which parts of the body were looked at ("What are the areas of the knee that were examined in this
+# study?", "In which part of the body is this report?"): the study's coverage, not what it found. The small model
+# answers them with any finding of the region; in the labels (docs/audit) 9 of 10 such pairs were wrong.
+_COVERAGE = re.compile(
+    r"\b(?:what|which|where)\b.{0,25}\b(?:areas?|regions?|parts?|structures?|sites?)\b.{0,40}\b(?:examined|"
+    r"analy[sz]ed|assessed|evaluated|imaged|covered|studied|scanned|included|investigated|of\s+the\s+body)\b"
+    r"|\bpart\s+of\s+the\s+body\b|\bwhere\s+in\s+the\s+body\b",
+    re.I,
+)
+
+
+def is_vague_question(question: str) -> bool:
+    """A question that names nothing to ask about, or asks which body parts were examined.
+
+    "Are there any complications mentioned in the report?", "What is the purpose of this examination?", "What are
+    the significant findings of the X-ray imaging?": every content word is generic (lexicons/generic_words.txt,
+    the document's words, the modalities), so no span can be judged right or wrong and the model quotes whichever
+    sentence it likes. A question naming anything else (a finding, a body part, a device, a drug, a diagnosis)
+    passes. Labelled pairs (docs/audit, experiments/covidqa/audit; bench/bench_audit.py) that this catches were
+    wrong for 35 of 40, against a base rate of about 2 in 3 wrong.
+    """
+    if _COVERAGE.search(question):
+        return True
+    generic = generic_words()
+    named = {w for w in content_words(question) if w not in generic and not (w.endswith("s") and w[:-1] in generic)}
+    return not named
 
 
 def is_echo_answer(question: str, answer: str) -> bool:

@@ -12,7 +12,8 @@ questions hard. Hardening enforces it after the fact, in the order that keeps an
    rewrite that names a body part neither the question nor the document mentions is not used
    (`drifted_anatomy`, lexicon in lexicons/anatomy.txt), nor one naming another organism (`drifted_organism`,
    lexicons/organisms.txt) or another imaging/test modality (`drifted_modality`, lexicons/modalities.txt),
-   nor one that changes a side, negation, number or date (`drifted_meaning`);
+   nor one that changes a side, negation, number or date (`drifted_meaning`), nor one that keeps no topic word
+   ("…findings of the CT pulmonary angiogram?" → "…findings of the imaging?": `answer_checks.is_vague_question`);
 3. the rewritten question is then put to the independent verifier (section + question only): it is kept only
    when the verifier's answer lands on the same span as the easy question's (or both are Unanswerable);
    otherwise the original question is verified and kept instead, and the fallback is counted.
@@ -26,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from clinqa_synth.pipeline.answer_checks import is_vague_question
 from clinqa_synth.pipeline.lexicons import body_parts, modalities, organisms
 from clinqa_synth.pipeline.meaning import LATERALITY, MONTHS, NEGATION_CUES, clinical_signature
 from clinqa_synth.text import content_words, words
@@ -113,6 +115,38 @@ def drifted_meaning(rewrite: str, original: str) -> str | None:
         same = bool(before[key]) == bool(after[key]) if key == "negation" else set(before[key]) == set(after[key])
         if not same:
             return key
+    return None
+
+
+# Why a rewrite is not used, in the order tried; each name is a `hardening` counter of the run summary, with the
+# phrase the CLI prints for it.
+REWRITE_PROBLEMS: dict[str, str] = {
+    "anatomy_drift": "named another body part",
+    "organism_drift": "named another organism",
+    "modality_drift": "named another modality",
+    "meaning_drift": "changed a side, negation, number or date",
+    "vague_rewrite": "asked about nothing in particular",
+}
+
+
+def rewrite_problem(rewrite: str, original: str, document_text: str) -> str | None:
+    """Why a rewrite of `original` may not replace it (a `REWRITE_PROBLEMS` key), or None when it may.
+
+    A rewrite may change words, never what is asked: not the body part, organism or modality (it names one that
+    neither the question nor the document names), not a side, negation, number or date, and it may not lose the
+    question's topic — "What are the main findings of the CT pulmonary angiogram?" → "What are the significant
+    findings of the imaging?" keeps no word the lexicons call a topic (answer_checks.is_vague_question).
+    """
+    if drifted_anatomy(rewrite, original, document_text):
+        return "anatomy_drift"
+    if drifted_organism(rewrite, original, document_text):
+        return "organism_drift"
+    if drifted_modality(rewrite, original, document_text):
+        return "modality_drift"
+    if drifted_meaning(rewrite, original):
+        return "meaning_drift"
+    if is_vague_question(rewrite) and not is_vague_question(original):
+        return "vague_rewrite"
     return None
 
 

@@ -45,6 +45,13 @@ def document_words() -> frozenset[str]:
 
 
 @functools.cache
+def generic_words() -> frozenset[str]:
+    """Words that name no topic (lexicons/generic_words.txt) with the document's words and the modalities: a
+    question made only of these asks about nothing in particular ("What are the findings of the study?")."""
+    return frozenset(_lines("generic_words.txt")) | document_words() | modality_terms()
+
+
+@functools.cache
 def organism_terms() -> frozenset[str]:
     """The organism lexicon (lexicons/organisms.txt), lower-cased."""
     return frozenset(_lines("organisms.txt"))

@@ -29,6 +29,7 @@ from clinqa_synth.pipeline.answer_checks import (
     answer_problem,
     is_compound_question,
     is_identity_question,
+    is_vague_question,
     near_duplicates,
     unanswerable_problem,
     with_quantity_qualifier,
@@ -39,12 +40,9 @@ from clinqa_synth.pipeline.grammar import answers_json_grammar, answers_list_gra
 from clinqa_synth.pipeline.hardening import (
     Hardened,
     difficulty_text,
-    drifted_anatomy,
-    drifted_meaning,
-    drifted_modality,
-    drifted_organism,
     parse_rewrite,
     reused_words,
+    rewrite_problem,
 )
 from clinqa_synth.pipeline.parsing import (
     SummaryError,
@@ -389,14 +387,8 @@ async def _harden(
         rounds += 1
         result.costs.add("harden", completion)
         rewrite = parse_rewrite(completion.text)
-        if rewrite is not None and drifted_anatomy(rewrite, question, text):
-            result.hardening["anatomy_drift"] += 1  # asks about another body part: not the same question
-        elif rewrite is not None and drifted_organism(rewrite, question, text):
-            result.hardening["organism_drift"] += 1  # asks about another organism (bats → mice)
-        elif rewrite is not None and drifted_modality(rewrite, question, text):
-            result.hardening["modality_drift"] += 1  # asks about another test (CT → X-ray)
-        elif rewrite is not None and drifted_meaning(rewrite, question):
-            result.hardening["meaning_drift"] += 1  # another side, negation, number or date: not the same question
+        if rewrite is not None and (problem := rewrite_problem(rewrite, question, text)):
+            result.hardening[problem] += 1  # asks something else, or nothing in particular: not used
         elif rewrite is not None and (overlap := question_context_overlap(rewrite, text)) < best_overlap:
             best, best_overlap = rewrite, overlap
     return Hardened(best, question, best_overlap, rounds)
@@ -618,7 +610,11 @@ async def process_document(
     if method.answer_checks:  # before the answer call: what no answer can make useful costs no tokens
         dropped = set(near_duplicates(questions))
         removed = {"near_duplicate": len(dropped)}
-        for reason, check in (("identity_question", is_identity_question), ("compound_question", is_compound_question)):
+        for reason, check in (
+            ("identity_question", is_identity_question),
+            ("compound_question", is_compound_question),
+            ("vague_question", is_vague_question),
+        ):
             hits = {i for i, q in enumerate(questions) if i not in dropped and check(q)}  # first reason counts
             removed[reason] = len(hits)
             dropped |= hits
