@@ -31,6 +31,7 @@ from clinqa_synth.pipeline.answer_checks import (
     is_vague_question,
     unanswerable_problem,
 )
+from clinqa_synth.pipeline.hardening import rewrite_problem
 
 # the radiology labels come from the benchmark reports; the off-topic check needs the whole report
 DOCUMENTS = Path(__file__).parent / "documents" / "radiology"
@@ -45,13 +46,13 @@ def todays_drop(row: dict[str, str]) -> str | None:
         return "identity_question"
     if is_compound_question(question):
         return "compound_question"
+    document = DOCUMENTS / f"{row['document_id']}.txt"
+    report = document.read_text(encoding="utf-8") if document.exists() else row["context"]
     if is_vague_question(question):
         return "vague_question"
-    if row.get("original_question") and is_vague_question(row["question"]):
+    if row.get("original_question") and rewrite_problem(row["question"], question, report) == "vague_rewrite":
         return "vague_rewrite"  # the rewrite lost the topic: the easy question would be kept instead
-    document = DOCUMENTS / f"{row['document_id']}.txt"
     if row["is_impossible"] == "True":
-        report = document.read_text(encoding="utf-8") if document.exists() else row["context"]
         return unanswerable_problem(question, row["context"], report, one_region=document.exists())
     start = row["context"].find(row["answer"])
     return answer_problem(question, row["answer"], row["context"], max_answer_words=10**6, start=start)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clinqa_synth.pipeline.answer_checks import is_vague_question
+from clinqa_synth.pipeline.answer_checks import is_vague_question, names_general_finding_instead
 from clinqa_synth.pipeline.lexicons import body_parts, modalities, organisms
 from clinqa_synth.pipeline.meaning import LATERALITY, MONTHS, NEGATION_CUES, clinical_signature
 from clinqa_synth.text import content_words, words
@@ -146,6 +146,8 @@ def rewrite_problem(rewrite: str, original: str, document_text: str) -> str | No
     if drifted_meaning(rewrite, original):
         return "meaning_drift"
     if is_vague_question(rewrite) and not is_vague_question(original):
+        return "vague_rewrite"
+    if names_general_finding_instead(rewrite, original):
         return "vague_rewrite"
     return None
 

@@ -46,9 +46,17 @@ def document_words() -> frozenset[str]:
 
 @functools.cache
 def generic_words() -> frozenset[str]:
-    """Words that name no topic (lexicons/generic_words.txt) with the document's words and the modalities: a
-    question made only of these asks about nothing in particular ("What are the findings of the study?")."""
-    return frozenset(_lines("generic_words.txt")) | document_words() | modality_terms()
+    """Words that name no topic (every group of lexicons/generic_words.txt) with the document's words and the
+    modalities: a question made only of these asks about nothing in particular ("What are the findings of the
+    study?")."""
+    words_of_groups = {word for group in _groups("generic_words.txt").values() for word in group}
+    return frozenset(words_of_groups) | document_words() | modality_terms()
+
+
+@functools.cache
+def general_findings() -> frozenset[str]:
+    """lexicons/generic_words.txt's [findings in general]: "abnormality", "condition", "finding", "issue"…"""
+    return frozenset(_groups("generic_words.txt")["findings in general"])
 
 
 @functools.cache
@@ -80,17 +88,22 @@ def modalities(text: str) -> set[str]:
     return {groups[term] for term in _named(text, modality_terms())}
 
 
-@functools.cache
-def mention_cues() -> dict[str, tuple[str, ...]]:
-    """lexicons/mention_cues.txt by group: `before` / `after` cues of negation and hedging, `not findings`."""
+def _groups(name: str) -> dict[str, tuple[str, ...]]:
+    """A lexicon whose lines sit under `[group]` headings, by group."""
     groups: dict[str, list[str]] = {}
     current = None
-    for line in _lines("mention_cues.txt"):
+    for line in _lines(name):
         if line.startswith("[") and line.endswith("]"):
             current = groups.setdefault(line[1:-1], [])
         elif current is not None:
             current.append(line)
-    return {name: tuple(cues) for name, cues in groups.items()}
+    return {group: tuple(entries) for group, entries in groups.items()}
+
+
+@functools.cache
+def mention_cues() -> dict[str, tuple[str, ...]]:
+    """lexicons/mention_cues.txt by group: `before` / `after` cues of negation and hedging, `not findings`."""
+    return _groups("mention_cues.txt")
 
 
 @functools.cache
