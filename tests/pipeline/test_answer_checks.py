@@ -224,6 +224,8 @@ def test_a_span_answer_to_a_why_or_what_it_means_question_is_dropped() -> None:
         "How does the left lobe compare to the right one?",
         "What caused the fracture?",
         "How does the cyst relate to the patient's history?",
+        "What are some potential complications that could have led to the symptoms observed?",
+        "What are the potential benefits of whole genome sequencing?",
     ):
         assert is_interpretive_question(question), question
     for question in (
@@ -234,8 +236,38 @@ def test_a_span_answer_to_a_why_or_what_it_means_question_is_dropped() -> None:
         "What is the likely diagnosis?",
         "Where is the PICC line tip in relation to the SVC?",
         "Which areas show increased signal compared to surrounding tissue?",
+        "Is there a possible fracture?",  # a hedged finding, which reports do state
     ):
         assert not is_interpretive_question(question), question
+
+
+def test_an_answer_that_runs_into_a_second_sentence_is_dropped() -> None:
+    from clinqa_synth.pipeline.answer_checks import answer_problem, is_multi_sentence
+
+    knee = (
+        "FINDINGS: There is a minimally displaced fracture of the lateral tibial plateau. A moderate joint effusion "
+        "is present. The patella is intact. No dislocation."
+    )
+    # from the labels: each was wrong (27 of 29 multi-sentence answers were)
+    assert (
+        answer_problem(
+            "Is there a dislocation of the knee?",
+            "The patella is intact. No dislocation.",
+            knee,
+            max_answer_words=30,
+        )
+        == "multi_sentence_answer"
+    )
+    assert is_multi_sentence("PICC line tip in the low SVC. 2. Increased left basilar opacity")
+    # one sentence, however long or punctuated, is not two
+    for answer in (
+        "likely atelectasis; superimposed pneumonia is not excluded.",
+        "1.4 cm hypodense lesion in segment 6",
+        "as Dr. Smith reported",
+        "Brook et al. Their",  # lower-case after "al." is not the point: "et al." never ends a sentence here
+        "No dislocation.",
+    ):
+        assert not is_multi_sentence(answer), answer
 
 
 # --- "Unanswerable" verdicts the section contradicts ------------------------------------------------------
