@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -67,9 +68,10 @@ def legacy_aligner() -> Any:
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
-    """`list:answer_format=list` → ("list", {"answer_format": "list"}) (values parsed as YAML scalars)."""
+    """`list:answer_format=list` → ("list", {"answer_format": "list"}) (values parsed as YAML: a flow mapping
+    such as `radiology={num_questions: 20, keep: 5}` keeps its commas)."""
     name, _, settings = text.partition(":")
-    pairs = [item.split("=", 1) for item in settings.split(",") if item]
+    pairs = [item.split("=", 1) for item in re.split(r",(?![^{]*})", settings) if item]
     return name, {key: yaml.safe_load(value) for key, value in pairs}
 
 

@@ -413,3 +413,37 @@ def test_a_leading_number_keeps_its_qualifier(context: str, answer: str, placed:
     start = context.index(answer)
     new_start, new_end = with_quantity_qualifier(start, start + len(answer), context)
     assert context[new_start:new_end] == placed
+
+
+def test_a_question_asking_for_a_quantity_needs_a_number_in_its_answer() -> None:
+    from clinqa_synth.pipeline.answer_checks import answer_problem, asks_for_quantity
+
+    thyroid = (
+        "IMPRESSION: 1.9 cm right lower pole nodule, TI-RADS 5; fine needle aspiration is recommended. 7 mm left "
+        "spongiform nodule, TI-RADS 1, no follow-up needed."
+    )
+    # from the benchmark (sitting 12): the impression gives no size of the lobe, and the span holds no number
+    assert (
+        answer_problem(
+            "What is the size and shape of the right side of the thyroid gland?",
+            "right lower pole nodule",
+            thyroid,
+            max_answer_words=30,
+        )
+        == "no_quantity_answer"
+    )
+    assert (
+        answer_problem("What is the size of the left spongiform nodule?", "7 mm", thyroid, max_answer_words=30) is None
+    )
+    assert (
+        answer_problem("How many nodules are there?", "two nodules", "There are two nodules.", max_answer_words=30)
+        is None
+    )
+    for question in ("How long has she been taking methotrexate?", "What are the dimensions of the nodule?"):
+        assert asks_for_quantity(question), question
+    for question in (
+        "Is the heart normal in size?",  # yes/no: "normal in size" answers it
+        "What measures were taken to contain the outbreak?",  # "measures": actions, not a quantity
+        "What is the level of the PICC tip?",  # a position
+    ):
+        assert not asks_for_quantity(question), question

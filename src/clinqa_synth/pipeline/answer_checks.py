@@ -227,6 +227,27 @@ def is_multi_sentence(answer: str) -> bool:
     return bool(_SENTENCE_BREAK.search(answer.strip()))
 
 
+# Questions that ask for a quantity: a size, a count, a dose, a share, a duration. Their answer states a number.
+_QUANTITY = re.compile(
+    r"\bwhat\s+(?:is|are|was|were)\s+the\s+(?:[\w-]+\s+){0,3}?(?:sizes?|dimensions?|diameter|length|width|"
+    r"thickness|volume|distance|measurements?|percentage|proportion|number|count|dose|dosage|rate|ratio)\b"
+    r"|\bhow\s+(?:big|large|long|many|much|far|old|wide|thick|high|deep|tall)\b|\bwhat\s+size\b|\bdimensions?\b"
+    r"|\b(?:measured|measuring|measurements?)\b|\bmeasure\b(?!s)",
+    re.I,
+)
+
+
+def asks_for_quantity(question: str) -> bool:
+    """A question whose answer is a quantity ("What is the size of the left lobe?", "How many patients…?"); yes/no
+    questions ("Is the heart normal in size?") are not."""
+    return bool(_QUANTITY.search(question)) and not _YES_NO_QUESTION.match(question)
+
+
+def states_quantity(answer: str) -> bool:
+    """The answer holds a number: digits ("1.9", "15x10") or a number word ("two")."""
+    return any(is_number_token(token) for token in words(answer))
+
+
 def answer_problem(
     question: str, answer: str, section_text: str, *, max_answer_words: int, start: int | None = None
 ) -> str | None:
@@ -244,6 +265,9 @@ def answer_problem(
         return "echo_answer"
     if is_interpretive_question(question):
         return "interpretive_answer"
+    if asks_for_quantity(question) and not states_quantity(answer):
+        # "What is the size and shape of the right thyroid lobe?" → "right lower pole nodule": labels 11 wrong, 0 right
+        return "no_quantity_answer"
     n_words = len(words(answer))
     if n_words > max_answer_words:
         return "long_answer"
