@@ -7,7 +7,7 @@
 The same scoring as `clinqa-synth audit OUT --score` (clinqa_synth.audit.score), but over committed label files
 whose datasets are not in the tree; also counts the labelled pairs that today's pre-answer checks would drop
 (identity, two-questions-in-one, vague; a hardened
-rewrite that lost its topic), the span-answer checks (answer_checks.answer_problem: echo, interpretive,
+rewrite today's rewrite checks would not use), the span-answer checks (answer_checks.answer_problem: echo, interpretive,
 outranked…), spans kept for several questions of a section (shared_answer) and the "Unanswerable" checks (hedged
 mention, covered, off-topic body part), right and wrong pairs per check, so a check's effect can be read off the
 labels. Label files need a `context` column (the section); with a `kind` column (kept / dropped, and the run's
@@ -50,8 +50,8 @@ def todays_drop(row: dict[str, str]) -> str | None:
     report = document.read_text(encoding="utf-8") if document.exists() else row["context"]
     if is_vague_question(question):
         return "vague_question"
-    if row.get("original_question") and rewrite_problem(row["question"], question, report) == "vague_rewrite":
-        return "vague_rewrite"  # the rewrite lost the topic: the easy question would be kept instead
+    if row.get("original_question") and (problem := rewrite_problem(row["question"], question, report)):
+        return problem  # today the rewrite would not be used: the easy question would be verified instead
     if row["is_impossible"] == "True":
         return unanswerable_problem(question, row["context"], report, one_region=document.exists())
     start = row["context"].find(row["answer"])

@@ -12,7 +12,8 @@ questions hard. Hardening enforces it after the fact, in the order that keeps an
    rewrite that names a body part neither the question nor the document mentions is not used
    (`drifted_anatomy`, lexicon in lexicons/anatomy.txt), nor one naming another organism (`drifted_organism`,
    lexicons/organisms.txt) or another imaging/test modality (`drifted_modality`, lexicons/modalities.txt),
-   nor one that changes a side, negation, number or date (`drifted_meaning`), nor one that keeps no topic word
+   nor one that changes a side, negation, number or date (`drifted_meaning`) or the kind of question (a fact
+   asked for becoming a "why", two questions or an identity question), nor one that keeps no topic word
    ("…findings of the CT pulmonary angiogram?" → "…findings of the imaging?": `answer_checks.is_vague_question`);
 3. the rewritten question is then put to the independent verifier (section + question only): it is kept only
    when the verifier's answer lands on the same span as the easy question's (or both are Unanswerable);
@@ -27,7 +28,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clinqa_synth.pipeline.answer_checks import is_vague_question, names_general_finding_instead
+from clinqa_synth.pipeline.answer_checks import (
+    is_compound_question,
+    is_identity_question,
+    is_interpretive_question,
+    is_vague_question,
+    names_general_finding_instead,
+)
 from clinqa_synth.pipeline.lexicons import body_parts, modalities, organisms
 from clinqa_synth.pipeline.meaning import LATERALITY, MONTHS, NEGATION_CUES, clinical_signature
 from clinqa_synth.text import content_words, words
@@ -126,14 +133,22 @@ REWRITE_PROBLEMS: dict[str, str] = {
     "modality_drift": "named another modality",
     "meaning_drift": "changed a side, negation, number or date",
     "vague_rewrite": "asked about nothing in particular",
+    "kind_drift": "asked for a reason, two things or the record's identity instead of a fact",
 }
+
+
+# What the answer checks drop for the question alone. The easy question passed them before it was answered; a rewrite
+# that fails one ("What are the symptoms that led to the fall?" → "Why was the body part affected?", read in sitting
+# 12) would be kept with an answer given to another kind of question, which no check would see again.
+_KIND_CHECKS = (is_interpretive_question, is_compound_question, is_identity_question)
 
 
 def rewrite_problem(rewrite: str, original: str, document_text: str) -> str | None:
     """Why a rewrite of `original` may not replace it (a `REWRITE_PROBLEMS` key), or None when it may.
 
     A rewrite may change words, never what is asked: not the body part, organism or modality (it names one that
-    neither the question nor the document names), not a side, negation, number or date, and it may not lose the
+    neither the question nor the document names), not a side, negation, number or date, not the kind of question
+    (a fact asked for may not become a why, two questions, or the record's identity), and it may not lose the
     question's topic — "What are the main findings of the CT pulmonary angiogram?" → "What are the significant
     findings of the imaging?" keeps no word the lexicons call a topic (answer_checks.is_vague_question).
     """
@@ -149,6 +164,8 @@ def rewrite_problem(rewrite: str, original: str, document_text: str) -> str | No
         return "vague_rewrite"
     if names_general_finding_instead(rewrite, original):
         return "vague_rewrite"
+    if any(check(rewrite) and not check(original) for check in _KIND_CHECKS):
+        return "kind_drift"
     return None
 
 
