@@ -76,7 +76,7 @@ _INTERPRETIVE = re.compile(
     r"how\s+(?:did|does|do|was|were|is|are)\s+(?:the\s+)?(?:radiologist|doctor|physician|study|visit|position|"
     r"presence|diagnosis))\b|\bwhat\s+does\b.{0,60}\b(?:mean|indicate|suggest|imply|reveal)\b"
     # speculation: "What are some potential complications that could have led to the symptoms?", "potential
-    # benefits/limitations/implications" (span answers to these in the labels: 19 wrong, 1 right; "possible"
+    # benefits/limitations/implications" (span answers to these in the labels: 15 wrong, 1 right; "possible"
     # stays out: "Is there a possible fracture?" asks about a hedged finding a report does state)
     r"|\bpotential(?:ly)?\b|\b(?:could|might|may)\s+have\s+(?:led|caused|contributed|resulted)\b",
     re.I,
