@@ -17,6 +17,7 @@ run dropped them for (verification's wrongly dropped pairs).
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections import Counter, defaultdict
@@ -37,6 +38,12 @@ from clinqa_synth.pipeline.hardening import rewrite_problem
 DOCUMENTS = Path(__file__).parent / "documents" / "radiology"
 
 
+@functools.cache
+def _report(document: Path) -> str | None:
+    """The whole benchmark report, read once however many labelled pairs come from it (None: not a bench report)."""
+    return document.read_text(encoding="utf-8") if document.exists() else None
+
+
 def todays_drop(row: dict[str, str]) -> str | None:
     """The reason today's checks would drop a labelled pair for, or None.
 
@@ -47,7 +54,7 @@ def todays_drop(row: dict[str, str]) -> str | None:
     if is_compound_question(question):
         return "compound_question"
     document = DOCUMENTS / f"{row['document_id']}.txt"
-    report = document.read_text(encoding="utf-8") if document.exists() else row["context"]
+    report = _report(document) or row["context"]
     if is_vague_question(question):
         return "vague_question"
     if row.get("original_question") and (problem := rewrite_problem(row["question"], question, report)):

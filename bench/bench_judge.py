@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 from collections import defaultdict
 from pathlib import Path
 
+from clinqa_synth.audit import read_labels
 from clinqa_synth.llm.session import LLMSettings, open_llm
 
 JUDGE_PROMPT = """Here is a {kind}.
@@ -43,7 +43,7 @@ def labelled_pairs(paths: list[Path]) -> list[dict[str, str]]:
     seen: set[tuple[str, ...]] = set()
     pairs = []
     for path in paths:
-        for row in csv.DictReader(path.open(encoding="utf-8")):
+        for row in read_labels(path):
             if row["is_impossible"] == "True" or not row["answer"]:
                 continue
             key = (row["context"], row["question"], row["answer"], row["label"])  # the same pair in two files: once

@@ -119,8 +119,12 @@ def is_vague_question(question: str) -> bool:
     if _COVERAGE.search(question):
         return True
     generic = generic_words()
-    named = {w for w in content_words(question) if w not in generic and not (w.endswith("s") and w[:-1] in generic)}
-    return not named
+    return all(_in_lexicon(word, generic) for word in content_words(question))
+
+
+def _in_lexicon(word: str, terms: frozenset[str]) -> bool:
+    """`word` or its singular (a plural "s" taken off) is one of `terms`: "findings" for "finding"."""
+    return word in terms or (word.endswith("s") and word[:-1] in terms)
 
 
 # A general word used as a name: "the abnormality", "this condition", "the patient's condition", "these findings".
@@ -141,7 +145,7 @@ def names_general_finding_instead(rewrite: str, original: str) -> bool:
 
     def referred(text: str) -> set[str]:
         found = {word.lower() for match in _DEFINITE.finditer(text) for word in match.groups() if word}
-        return {w for w in found if w in general or (w.endswith("s") and w[:-1] in general)}
+        return {word for word in found if _in_lexicon(word, general)}
 
     return bool(referred(rewrite)) and not referred(original)
 
