@@ -34,8 +34,12 @@ from clinqa_synth.pipeline.answer_checks import (
 )
 from clinqa_synth.pipeline.hardening import rewrite_problem
 
-# the radiology labels come from the benchmark reports; the off-topic check needs the whole report
-DOCUMENTS = Path(__file__).parent / "documents" / "radiology"
+# the radiology labels come from the benchmark reports (in-sample and held-out); the off-topic and topic-elsewhere
+# checks need the whole report
+DOCUMENTS = (
+    Path(__file__).parent / "documents" / "radiology",
+    Path(__file__).parent / "documents" / "radiology-heldout",
+)
 
 
 @functools.cache
@@ -53,7 +57,8 @@ def todays_drop(row: dict[str, str]) -> str | None:
         return "identity_question"
     if is_compound_question(question):
         return "compound_question"
-    document = DOCUMENTS / f"{row['document_id']}.txt"
+    candidates = [folder / f"{row['document_id']}.txt" for folder in DOCUMENTS]
+    document = next((path for path in candidates if path.exists()), candidates[0])
     report = _report(document) or row["context"]
     if is_vague_question(question):
         return "vague_question"
@@ -62,7 +67,9 @@ def todays_drop(row: dict[str, str]) -> str | None:
     if row["is_impossible"] == "True":
         return unanswerable_problem(question, row["context"], report, one_region=document.exists())
     start = row["context"].find(row["answer"])
-    return answer_problem(question, row["answer"], row["context"], max_answer_words=10**6, start=start)
+    return answer_problem(
+        question, row["answer"], row["context"], max_answer_words=10**6, start=start, document_text=report
+    )
 
 
 def main(paths: list[str]) -> None:

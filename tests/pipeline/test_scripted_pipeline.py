@@ -557,3 +557,24 @@ def test_a_rewrite_that_loses_the_questions_topic_is_not_used() -> None:
     # an original that was already vague is the pre-answer check's business, not a reason to refuse its rewrite
     assert rewrite_problem("What did the exam show?", "What are the findings of the study?", report) is None
     assert set(REWRITE_PROBLEMS) >= {"anatomy_drift", "organism_drift", "modality_drift", "meaning_drift", "kind_drift"}
+
+
+def test_a_span_from_the_section_that_never_names_the_questions_topic_is_dropped(monkeypatch) -> None:
+    """ "Is there a joint effusion?" asked of the impression, which names no effusion and no joint, answered with
+    "Meniscal tear": the report says it only in its findings, so the impression's span answers something else. It
+    is dropped as `topic_elsewhere_answer` before verification, and the same question keeps its findings answer."""
+    questions = ["Is there a joint effusion?"]
+    monkeypatch.setattr(sys.modules[__name__], "QUESTIONS", questions)
+    monkeypatch.setitem(ANSWERS, "report", ["No joint effusion"])
+    monkeypatch.setitem(ANSWERS, "impression", ["Meniscal tear"])
+    monkeypatch.setitem(VERIFIER, ("report", questions[0]), "No joint effusion")
+    monkeypatch.setitem(VERIFIER, ("impression", questions[0]), "Meniscal tear")
+    chat = ScriptedChat()
+    result = process_knee(chat, load_method("direct"), REPORT)
+    assert result.drops["topic_elsewhere_answer"] == 1
+    [dropped] = [r for r in result.rejected if r["drop_reason"] == "topic_elsewhere_answer"]
+    assert dropped["section"] == "impression" and dropped["answers"]["text"] == ["Meniscal tear"]
+    kept = {(r["section"], r["question"]): r["answers"]["text"] for r in result.records}
+    assert kept == {("report", questions[0]): ["No joint effusion"]}
+    verified = [p for p in chat.prompts if "Reply with the quotation only" in p and "IMPRESSION:" in p.split("---")[0]]
+    assert not verified, "the dropped pair cost no verification call"

@@ -170,11 +170,18 @@ def _tidy(method: MethodConfig, span: Span, section_text: str) -> Span:
     return span if (start, end) == (span.start, span.end) else Span(start, end, section_text[start:end], span.match)
 
 
-def _check_answer(method: MethodConfig, question: str, span: Span, section_text: str) -> str | None:
+def _check_answer(method: MethodConfig, question: str, span: Span, section_text: str, document_text: str) -> str | None:
     """The answer-check drop reason for a placed span (first pass or requote alike), or None."""
     if not method.answer_checks:
         return None
-    return answer_problem(question, span.text, section_text, max_answer_words=method.max_answer_words, start=span.start)
+    return answer_problem(
+        question,
+        span.text,
+        section_text,
+        max_answer_words=method.max_answer_words,
+        start=span.start,
+        document_text=document_text,
+    )
 
 
 def uses_grammar(chat: ChatClient, method: MethodConfig) -> bool:
@@ -320,6 +327,7 @@ async def _requote(
     unplaceable: list[tuple[int, str]],
     result: DocumentResult,
     call: CallContext,
+    document_text: str,
 ) -> dict[int, Placed]:
     """Ask once more, for the answers that paraphrased instead of quoting: the exact words, or Unanswerable.
 
@@ -351,7 +359,7 @@ async def _requote(
                 item.answer, section.text, questions[number - 1], fuzzy_threshold=method.fuzzy_threshold
             )
             span = _tidy(method, span, section.text) if span is not None else None
-            if span is not None and _check_answer(method, questions[number - 1], span, section.text):
+            if span is not None and _check_answer(method, questions[number - 1], span, section.text, document_text):
                 continue  # stays unplaceable: the recovered quote fails the same checks as a first answer
             if span is not None:
                 recovered[number] = Placed(item.answer, span, f"requote_{span.match}")
@@ -674,7 +682,7 @@ async def process_document(
                 placement := place_answer(answer, section.text, question, fuzzy_threshold=method.fuzzy_threshold)
             ).span is not None:
                 span = _tidy(method, placement.span, section.text)
-                if problem := _check_answer(method, question, span, section.text):
+                if problem := _check_answer(method, question, span, section.text, document.text):
                     result.drops[problem] += 1
                     checked_out[number] = (Placed(answer, span, span.match), problem)
                 else:  # "constrained": the grammar admitted only spans of this section
@@ -694,6 +702,7 @@ async def process_document(
                     unplaceable,
                     result,
                     call=calls.at(f"requote/{section.name}"),
+                    document_text=document.text,
                 )
             )
         for number, _ in unplaceable:
