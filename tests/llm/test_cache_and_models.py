@@ -53,6 +53,35 @@ def test_cache_key_covers_model_messages_params_and_prompt_version() -> None:
     assert base != cache_key("m", messages, {"temperature": 0}, "v2")
 
 
+def test_a_word_biased_call_is_its_own_cache_entry_found_again_without_a_tokenizer(tmp_path: Path) -> None:
+    """The key holds the words and their bias (not token ids), so a re-run is served from the cache before any
+    tokenize request; an unbiased call of the same prompt is another entry."""
+
+    class Inner:
+        model_id = "m"
+        supports_word_bias = True
+
+        def __init__(self) -> None:
+            self.sent: list[dict] = []
+
+        async def chat(self, messages: list, **params: object) -> Completion:
+            self.sent.append(params)
+            return Completion(f"reply {len(self.sent)}", "stop", Usage(1, 1))
+
+    inner = Inner()
+    chat = CachedChat(inner, CompletionCache(tmp_path))
+    messages = [{"role": "user", "content": "Ask about the report."}]
+
+    async def ask(**params: object) -> Completion:
+        return await chat.chat(messages, **params)
+
+    biased = asyncio.run(ask(word_bias={"effusion": -5.0}))
+    assert inner.sent[0]["word_bias"] == {"effusion": -5.0} and chat.supports_word_bias
+    assert asyncio.run(ask(word_bias={"effusion": -5.0})).text == biased.text and len(inner.sent) == 1
+    assert asyncio.run(ask()).text != biased.text and "word_bias" not in inner.sent[1]
+    assert asyncio.run(ask(word_bias={"effusion": -2.0})).text not in (biased.text,) and len(inner.sent) == 3
+
+
 @pytest.mark.llm
 def test_refresh_ignores_and_overwrites_entries(tmp_path: Path, llm_server) -> None:
     from tests_support import FaultProxy

@@ -578,3 +578,48 @@ def test_a_span_from_the_section_that_never_names_the_questions_topic_is_dropped
     assert kept == {("report", questions[0]): ["No joint effusion"]}
     verified = [p for p in chat.prompts if "Reply with the quotation only" in p and "IMPRESSION:" in p.split("---")[0]]
     assert not verified, "the dropped pair cost no verification call"
+
+
+class BiasRecordingChat(ScriptedChat):
+    """The scripted chat on a server that can bias against words: records the bias each call was sent."""
+
+    supports_word_bias = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.biases: list[dict[str, float] | None] = []
+
+    async def chat(self, messages: list, **params: Any) -> Completion:
+        self.biases.append(params.get("word_bias"))
+        return await super().chat(messages, **params)
+
+
+def test_the_question_step_is_biased_against_the_documents_words_and_no_other_step_is(recwarn) -> None:
+    """`question_word_bias`: the questions call carries {word: bias} for the report's content words (never its
+    side, negation or numbers, which a question may need); answers and verification calls carry none."""
+    method = load_method("direct").model_copy(update={"question_word_bias": -5.0})
+    chat = BiasRecordingChat()
+    process_knee(chat, method, REPORT)
+    questions_call = next(i for i, p in enumerate(chat.prompts) if "numbered list" in p)
+    bias = chat.biases[questions_call]
+    assert bias is not None and set(bias.values()) == {-5.0}
+    assert {"meniscus", "degenerative", "effusion", "knee", "osteoarthritis"} <= set(bias)
+    assert not {"right", "no"} & set(bias), "side and negation stay available"
+    assert all(b is None for i, b in enumerate(chat.biases) if i != questions_call)
+    # a server that cannot tokenize on request: asked without the bias, and the run says so
+    plain = ScriptedChat()
+    plain_biases: list[Any] = []
+    original = plain.chat
+
+    async def recording(messages: list, **params: Any) -> Completion:
+        plain_biases.append(params.get("word_bias"))
+        return await original(messages, **params)
+
+    plain.chat = recording  # type: ignore[method-assign]
+    process_knee(plain, method, REPORT)
+    assert plain_biases and not any(plain_biases)
+    assert any("question_word_bias" in str(w.message) for w in recwarn.list)
+    # without the key nothing changes: no bias on any call
+    unbiased = BiasRecordingChat()
+    process_knee(unbiased, load_method("direct"), REPORT)
+    assert not any(unbiased.biases)

@@ -206,6 +206,11 @@ class CachedChat:
 
         return getattr(self.inner, "structured", "none") in GRAMMAR_DIALECTS
 
+    @property
+    def supports_word_bias(self) -> bool:
+        """Whether the server behind can bias against words (it tokenizes them for `logit_bias`; llm.word_bias)."""
+        return bool(getattr(self.inner, "supports_word_bias", False))
+
     async def chat(
         self,
         messages: list[Message],
@@ -216,6 +221,7 @@ class CachedChat:
         seed: int | None = None,
         response_format: dict[str, Any] | None = None,
         grammar: str | None = None,
+        word_bias: dict[str, float] | None = None,
         call: CallContext | None = None,
     ) -> Completion:
         """A completion from the cache or the server; `call` says which document and step it is for."""
@@ -229,6 +235,8 @@ class CachedChat:
         }
         if grammar is not None:  # only when used, so the keys of calls without a grammar stay as they were
             params["grammar"] = grammar
+        if word_bias:  # the words and their bias, not token ids: a cached call needs no tokenizer to be found
+            params["word_bias"] = word_bias
         key = cache_key(self.identity, messages, self._key_params(params), self.prompt_version)
         if self.cache is not None and not self.refresh:
             hit = self.cache.get(key)

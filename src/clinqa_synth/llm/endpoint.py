@@ -34,6 +34,7 @@ from clinqa_synth.llm.retry import TRANSIENT_STATUS, RetryPolicy, looks_like_con
 from clinqa_synth.llm.safety import check_endpoint_allowed, redact, redact_url
 from clinqa_synth.llm.server_probe import ServerFacts, probe_server
 from clinqa_synth.llm.structured import grammar_fields, request_fields
+from clinqa_synth.llm.word_bias import TOKENIZE_ROUTES, token_bias
 
 DEFAULT_CONCURRENCY = 4
 API_KEY_ENV_VARS = ("CLINQA_SYNTH_API_KEY", "OPENAI_API_KEY", "HF_TOKEN")
@@ -113,6 +114,7 @@ class EndpointChat:
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.server_facts = ServerFacts()  # filled in by preflight()
         self.structured_notice = ""  # what `--structured auto` chose and why, for the run summary
+        self._token_ids: dict[str, list[int]] = {}  # tokenize results: a word is tokenized once per run
 
     @property
     def display_url(self) -> str:
@@ -189,6 +191,31 @@ class EndpointChat:
             )
         return self.model_id
 
+    @property
+    def supports_word_bias(self) -> bool:
+        """Whether the server tokenizes on request, so `word_bias` can become its `logit_bias` (llm.word_bias)."""
+        return self.server_facts.kind in TOKENIZE_ROUTES
+
+    async def tokenize(self, text: str) -> list[int]:
+        """The served model's token ids for `text`, from the server's own tokenize route (memoised)."""
+        if text not in self._token_ids:
+            import httpx2 as httpx
+
+            route, body = TOKENIZE_ROUTES[self.server_facts.kind]
+            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+            try:
+                async with httpx.AsyncClient(timeout=30.0) as client:
+                    response = await client.post(
+                        f"{self.base_url}{route}", json=body(text, self.model_id), headers=headers
+                    )
+                response.raise_for_status()
+                self._token_ids[text] = [int(t) for t in response.json()["tokens"]]
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                raise TransientLLMError(
+                    f"tokenizing for word_bias failed at {self.display_url}{route} ({type(exc).__name__})"
+                ) from None
+        return self._token_ids[text]
+
     async def chat(
         self,
         messages: list[Message],
@@ -199,13 +226,17 @@ class EndpointChat:
         seed: int | None = None,
         response_format: dict[str, Any] | None = None,
         grammar: str | None = None,
+        word_bias: dict[str, float] | None = None,
     ) -> Completion:
+        """One completion; `word_bias` ({word: negative bias}) is sent as `logit_bias` where the server tokenizes."""
         dialect = self._dialect
         if grammar is not None:  # a grammar already fixes the format (it may embed JSON): send no schema with it
             fmt, extra_body = None, grammar_fields(grammar, dialect)
         else:
             fmt, extra_body = request_fields(response_format, dialect)
         extra_body = self._with_template_kwargs(extra_body)
+        if word_bias and self.supports_word_bias:
+            extra_body = {**extra_body, "logit_bias": await token_bias(word_bias, self.tokenize)}
         attempt = 0
         truncations = 0
         async with self._semaphore:

@@ -59,6 +59,11 @@ class EndpointPool:
         return self.endpoints[0].structured
 
     @property
+    def supports_word_bias(self) -> bool:
+        """Every endpoint tokenizes on request (one model, so one tokenizer: any of them may serve a call)."""
+        return all(e.supports_word_bias for e in self.endpoints)
+
+    @property
     def display_url(self) -> str:
         return ", ".join(e.display_url for e in self.endpoints)
 

@@ -23,7 +23,9 @@ from clinqa_synth.llm.protocol import Completion, Message
 from clinqa_synth.llm.retry import RetryPolicy
 from clinqa_synth.llm.server import EmbeddedServer, ServerCrashedError
 from clinqa_synth.llm.server_exit import ServerExit
+from clinqa_synth.llm.server_probe import ServerFacts
 from clinqa_synth.llm.structured import DIALECTS
+from clinqa_synth.llm.word_bias import TOKENIZE_ROUTES
 from clinqa_synth.options import json_object, option
 
 T = TypeVar("T")
@@ -182,8 +184,13 @@ class LazyEmbeddedChat:
     def display_url(self) -> str:
         return self.server.base_url
 
+    @property
+    def supports_word_bias(self) -> bool:
+        """Both embedded runtimes tokenize on request (llm.word_bias)."""
+        return self.server.runtime in TOKENIZE_ROUTES
+
     def _connect(self) -> EndpointChat:
-        return EndpointChat(
+        endpoint = EndpointChat(
             self.server.base_url,
             api_key="local",
             concurrency=self.concurrency,
@@ -192,6 +199,8 @@ class LazyEmbeddedChat:
             model_id=self.model_id,
             **self._options,
         )
+        endpoint.server_facts = ServerFacts(self.server.runtime)  # no preflight: we started it, we know its kind
+        return endpoint
 
     async def _ready(self) -> tuple[EndpointChat, int]:
         async with self._lock:

@@ -94,6 +94,11 @@ class MethodConfig(BaseModel):
     max_unanswerable_share: float | None = Field(default=None, ge=0.0, le=1.0)
     harden: bool = False
     harden_rounds: int = Field(default=2, ge=1, le=5)
+    # A soft bias (a negative logit bias, e.g. -5) against the tokens that start each content word of the document
+    # (and summary) during the question step: the server-side way to questions that reuse fewer of its words
+    # (llm.word_bias). Applied on servers that tokenize on request (both embedded runtimes, llama-server, vLLM);
+    # elsewhere the questions are asked without it and a warning says so. None (default): no bias.
+    question_word_bias: float | None = Field(default=None, ge=-100.0, lt=0.0)
     radiology: KindDefaults = KindDefaults(num_questions=10, keep=5)
     clinical_record: KindDefaults = KindDefaults(num_questions=20, keep=5)
 

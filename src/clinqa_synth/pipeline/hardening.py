@@ -79,6 +79,15 @@ def reused_words(question: str, text: str) -> list[str]:
     return seen
 
 
+def words_to_avoid(text: str) -> list[str]:
+    """The content words of `text` a question made from it should not reuse (the question step's soft bias).
+
+    Sorted, so the cache key of a biased call does not depend on set order. Side, negation, numbers, units and
+    months are left out, as in `reused_words`: a question may need "left" or "5 mm" to ask anything.
+    """
+    return sorted(reused_words(text, text))
+
+
 def drifted_anatomy(rewrite: str, original: str, document_text: str) -> set[str]:
     """Body parts the rewrite names that neither the original question nor the document mentions.
 

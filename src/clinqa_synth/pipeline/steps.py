@@ -9,6 +9,7 @@ All parsing/validation lives in pure functions; this module only sequences them.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from clinqa_synth.pipeline.hardening import (
     parse_rewrite,
     reused_words,
     rewrite_problem,
+    words_to_avoid,
 )
 from clinqa_synth.pipeline.parsing import (
     SummaryError,
@@ -146,8 +148,11 @@ async def _ask(
     call: CallContext | None = None,
     max_tokens: int | None = None,
     grammar: str | None = None,
+    word_bias: dict[str, float] | None = None,
 ) -> Completion:
     extra: dict[str, Any] = {"grammar": grammar} if grammar is not None else {}  # only clients that support grammars
+    if word_bias:  # only clients that say `supports_word_bias`
+        extra["word_bias"] = word_bias
     if call is not None and getattr(chat, "takes_call_context", False):
         extra["call"] = call
     return await chat.chat(
@@ -201,6 +206,7 @@ async def _ask_until_parsed(
     costs: StepCosts | None,
     response_format: dict[str, Any] | None = None,
     grammar: str | None = None,
+    word_bias: dict[str, float] | None = None,
 ) -> Any:
     """Ask, parse, and ask again (a little sampling, another seed) while the reply is unusable.
 
@@ -219,6 +225,7 @@ async def _ask_until_parsed(
             response_format=response_format,
             call=call,
             grammar=grammar,
+            word_bias=word_bias,
             max_tokens=method.tokens_for(step),
         )
         if costs is not None:
@@ -254,6 +261,22 @@ async def summarize(
     return summary
 
 
+def _question_word_bias(chat: ChatClient, method: MethodConfig, text: str) -> dict[str, float] | None:
+    """{word: bias} for the question step, or None (no bias asked for, or a server that cannot apply one)."""
+    if method.question_word_bias is None:
+        return None
+    if not getattr(chat, "supports_word_bias", False):
+        # shown once per run (Python's default warning filter): the method is valid, this server cannot apply it
+        warnings.warn(
+            "question_word_bias is set but this server cannot tokenize on request (llama-cpp-python, llama-server "
+            "and vLLM can): questions are asked without the bias",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return {word: method.question_word_bias for word in words_to_avoid(text)}
+
+
 async def ask_questions(
     chat: ChatClient,
     source_text: str,
@@ -264,7 +287,10 @@ async def ask_questions(
     temperature: float,
     call: CallContext,
     costs: StepCosts | None = None,
+    avoid_text: str | None = None,
 ) -> list[str]:
+    """The question list for one document; with the method's `question_word_bias`, the server is biased against
+    the content words of `avoid_text` (the document and its summary) while it writes them."""
     prefixes = [method.prefixes[i % len(method.prefixes)] for i in range(num_questions)] if method.prefixes else []
     prompt = prompts.render(
         "questions",
@@ -283,6 +309,7 @@ async def ask_questions(
         temperature=temperature,
         call=call,
         costs=costs,
+        word_bias=_question_word_bias(chat, method, avoid_text or source_text),
     )
     if not questions:
         raise DocumentFailed("no_questions", "the model returned no parseable question list")
@@ -595,6 +622,7 @@ async def process_document(
             question_temperature,
             call=calls.at("questions"),
             costs=result.costs,
+            avoid_text=difficulty_text(document.text, source_text),
         )
     except DocumentFailed as exc:
         result.failure = exc.failure
