@@ -79,7 +79,8 @@ def test_a_word_biased_call_is_its_own_cache_entry_found_again_without_a_tokeniz
     assert inner.sent[0]["word_bias"] == {"effusion": -5.0} and chat.supports_word_bias
     assert asyncio.run(ask(word_bias={"effusion": -5.0})).text == biased.text and len(inner.sent) == 1
     assert asyncio.run(ask()).text != biased.text and "word_bias" not in inner.sent[1]
-    assert asyncio.run(ask(word_bias={"effusion": -2.0})).text not in (biased.text,) and len(inner.sent) == 3
+    asyncio.run(ask(word_bias={"effusion": -2.0}))
+    assert len(inner.sent) == 3, "another bias is another entry"
 
 
 @pytest.mark.llm

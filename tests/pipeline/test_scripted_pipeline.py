@@ -561,8 +561,10 @@ def test_a_rewrite_that_loses_the_questions_topic_is_not_used() -> None:
 
 def test_a_span_from_the_section_that_never_names_the_questions_topic_is_dropped(monkeypatch) -> None:
     """ "Is there a joint effusion?" asked of the impression, which names no effusion and no joint, answered with
-    "Meniscal tear": the report says it only in its findings, so the impression's span answers something else. It
-    is dropped as `topic_elsewhere_answer` before verification, and the same question keeps its findings answer."""
+    "Meniscal tear": the findings name the effusion, and "meniscal tear" is their other sentence, so the impression's
+    span answers something else. It is dropped as `topic_elsewhere_answer` before verification, and the same
+    question keeps its findings answer."""
+    report = Section("report", "FINDINGS: Meniscal tear of the posterior horn. No joint effusion.")
     questions = ["Is there a joint effusion?"]
     monkeypatch.setattr(sys.modules[__name__], "QUESTIONS", questions)
     monkeypatch.setitem(ANSWERS, "report", ["No joint effusion"])
@@ -570,7 +572,7 @@ def test_a_span_from_the_section_that_never_names_the_questions_topic_is_dropped
     monkeypatch.setitem(VERIFIER, ("report", questions[0]), "No joint effusion")
     monkeypatch.setitem(VERIFIER, ("impression", questions[0]), "Meniscal tear")
     chat = ScriptedChat()
-    result = process_knee(chat, load_method("direct"), REPORT)
+    result = process_knee(chat, load_method("direct"), report)
     assert result.drops["topic_elsewhere_answer"] == 1
     [dropped] = [r for r in result.rejected if r["drop_reason"] == "topic_elsewhere_answer"]
     assert dropped["section"] == "impression" and dropped["answers"]["text"] == ["Meniscal tear"]
@@ -603,8 +605,8 @@ def test_the_question_step_is_biased_against_the_documents_words_and_no_other_st
     questions_call = next(i for i, p in enumerate(chat.prompts) if "numbered list" in p)
     bias = chat.biases[questions_call]
     assert bias is not None and set(bias.values()) == {-5.0}
-    assert {"meniscus", "degenerative", "effusion", "knee", "osteoarthritis"} <= set(bias)
-    assert not {"right", "no"} & set(bias), "side and negation stay available"
+    assert {"meniscus", "degenerative", "effusion", "knee", "osteoarthritis", "Meniscal", "FINDINGS"} <= set(bias)
+    assert not {"right", "no"} & {word.lower() for word in bias}, "side and negation stay available"
     assert all(b is None for i, b in enumerate(chat.biases) if i != questions_call)
     # a server that cannot tokenize on request: asked without the bias, and the run says so
     plain = ScriptedChat()

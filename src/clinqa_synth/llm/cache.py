@@ -22,6 +22,7 @@ from platformdirs import user_cache_dir
 
 from clinqa_synth.llm.accounting import Accounting
 from clinqa_synth.llm.protocol import CallContext, ChatClient, Completion, LLMError, Message, Usage
+from clinqa_synth.llm.word_bias import MAPPING_VERSION
 
 CACHE_ENV_VAR = "CLINQA_SYNTH_CACHE"
 CACHE_FILE = "completions.sqlite3"
@@ -235,9 +236,11 @@ class CachedChat:
         }
         if grammar is not None:  # only when used, so the keys of calls without a grammar stay as they were
             params["grammar"] = grammar
-        if word_bias:  # the words and their bias, not token ids: a cached call needs no tokenizer to be found
+        key_params = self._key_params(params)
+        if word_bias:  # the words, their bias and the mapping's version, not token ids: found again without a tokenizer
             params["word_bias"] = word_bias
-        key = cache_key(self.identity, messages, self._key_params(params), self.prompt_version)
+            key_params = {**key_params, "word_bias": word_bias, "word_bias_mapping": MAPPING_VERSION}
+        key = cache_key(self.identity, messages, key_params, self.prompt_version)
         if self.cache is not None and not self.refresh:
             hit = self.cache.get(key)
             if hit is not None:

@@ -115,6 +115,7 @@ class EndpointChat:
         self.server_facts = ServerFacts()  # filled in by preflight()
         self.structured_notice = ""  # what `--structured auto` chose and why, for the run summary
         self._token_ids: dict[str, list[int]] = {}  # tokenize results: a word is tokenized once per run
+        self._http: Any = None  # the tokenize route's client, opened on first use
 
     @property
     def display_url(self) -> str:
@@ -197,22 +198,31 @@ class EndpointChat:
         return self.server_facts.kind in TOKENIZE_ROUTES
 
     async def tokenize(self, text: str) -> list[int]:
-        """The served model's token ids for `text`, from the server's own tokenize route (memoised)."""
+        """The served model's token ids for `text`, from the server's own tokenize route (memoised per word).
+
+        A failing route stops the run with one clear error instead of failing every document in turn: a server
+        announced as tokenizing that does not is a setup problem, and no completion may be stored under a biased
+        key without its bias.
+        """
         if text not in self._token_ids:
             import httpx2 as httpx
 
             route, body = TOKENIZE_ROUTES[self.server_facts.kind]
-            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+            if self._http is None:
+                headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+                self._http = httpx.AsyncClient(timeout=30.0, headers=headers)
             try:
-                async with httpx.AsyncClient(timeout=30.0) as client:
-                    response = await client.post(
-                        f"{self.base_url}{route}", json=body(text, self.model_id), headers=headers
-                    )
-                response.raise_for_status()
-                self._token_ids[text] = [int(t) for t in response.json()["tokens"]]
+                response = await self._http.post(f"{self.base_url}{route}", json=body(text, self.model_id))
+                status = response.status_code
+                tokens = response.json()["tokens"] if status == 200 else None
+                if not isinstance(tokens, list):
+                    raise ValueError(f"HTTP {status}")
+                self._token_ids[text] = [int(t) for t in tokens]
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-                raise TransientLLMError(
-                    f"tokenizing for word_bias failed at {self.display_url}{route} ({type(exc).__name__})"
+                raise FatalLLMError(
+                    f"the {self.server_facts.kind} server at {self.display_url} did not tokenize on {route} "
+                    f"({exc or type(exc).__name__}), which `question_word_bias` needs: remove that key from the "
+                    "method, or serve the model with llama.cpp, llama-cpp-python or vLLM with that route open"
                 ) from None
         return self._token_ids[text]
 
@@ -235,7 +245,12 @@ class EndpointChat:
         else:
             fmt, extra_body = request_fields(response_format, dialect)
         extra_body = self._with_template_kwargs(extra_body)
-        if word_bias and self.supports_word_bias:
+        if word_bias:
+            if not self.supports_word_bias:  # the pipeline asks `supports_word_bias` first; a caller that did not
+                raise FatalLLMError(
+                    f"word_bias needs a server that tokenizes on request; {self.display_url} is "
+                    f"{self.server_facts.kind!r} (llama-cpp-python, llama-server and vLLM do)"
+                )
             extra_body = {**extra_body, "logit_bias": await token_bias(word_bias, self.tokenize)}
         attempt = 0
         truncations = 0
@@ -409,4 +424,7 @@ class EndpointChat:
         return FatalLLMError(f"HTTP {status} from {where}: {body.strip()[:300]}")
 
     async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
         await self._client.close()

@@ -65,7 +65,9 @@ class ChatClient(Protocol):
     `response_format` is a plain JSON schema (or None): each implementation translates it into
     the dialect its server understands, and callers must still validate the text they get back.
     Clients whose server accepts a GBNF grammar also take `grammar=` (and say so with a true
-    `supports_grammar` attribute); the pipeline passes one only to those.
+    `supports_grammar` attribute); the pipeline passes one only to those. Likewise `word_bias=` ({word: negative
+    bias}, the question step's soft bias against the document's words) goes only to clients with a true
+    `supports_word_bias` (llm.word_bias).
     """
 
     @property

@@ -36,12 +36,11 @@ from clinqa_synth.pipeline.answer_checks import (
     names_general_finding_instead,
 )
 from clinqa_synth.pipeline.lexicons import body_parts, modalities, organisms
-from clinqa_synth.pipeline.meaning import LATERALITY, MONTHS, NEGATION_CUES, clinical_signature
+from clinqa_synth.pipeline.meaning import MEANING_WORDS, clinical_signature
 from clinqa_synth.text import content_words, words
 
 _NUMBERING = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)]|(?:rewritten\s+)?question\s*:)\s*", re.I)
 MIN_QUESTION_WORDS = 3
-UNITS = frozenset("mm cm ml cc mg mcg kg mmhg bpm hu".split())  # measurements keep their unit word
 
 
 @dataclass(frozen=True)
@@ -72,20 +71,22 @@ def reused_words(question: str, text: str) -> list[str]:
     found = content_words(text)
     seen: list[str] = []
     for word in words(question):
-        keep_as_is = word in LATERALITY or word in NEGATION_CUES or word in MONTHS or word in UNITS
-        keep_as_is = keep_as_is or any(c.isdigit() for c in word)
+        keep_as_is = word in MEANING_WORDS or any(c.isdigit() for c in word)
         if word in found and not keep_as_is and word not in seen:  # `found` holds content words only
             seen.append(word)
     return seen
 
 
 def words_to_avoid(text: str) -> list[str]:
-    """The content words of `text` a question made from it should not reuse (the question step's soft bias).
-
-    Sorted, so the cache key of a biased call does not depend on set order. Side, negation, numbers, units and
-    months are left out, as in `reused_words`: a question may need "left" or "5 mm" to ask anything.
-    """
-    return sorted(reused_words(text, text))
+    """The words of `text` a question made from it should not reuse (the question step's soft bias), each once, as
+    the text writes them ("CT", "PICC", "effusion"): its content words, less side, negation, numbers, units and
+    months, which a question may need to ask anything (as `reused_words` leaves them out of a rewrite's words)."""
+    forms: dict[str, str] = {}
+    for form in re.findall(r"\b[A-Za-z]+\b", text):  # "L4", "T2" are numbers: never biased
+        word = form.lower()
+        if word not in forms and word in content_words(form) and word not in MEANING_WORDS:
+            forms[word] = form
+    return list(forms.values())
 
 
 def drifted_anatomy(rewrite: str, original: str, document_text: str) -> set[str]:

@@ -84,6 +84,10 @@ NUMBER_WORDS = {
     )
 } | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90"}
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+n't|[a-z]+")
+UNITS = frozenset("mm cm ml cc mg mcg kg mmhg bpm hu".split())  # measurements keep their unit word
+# The words that carry a pair's clinical meaning: a hardened rewrite keeps them, the question step's word bias spares
+# them, and they anchor no question to a section (a question may need "left" or "no" to ask anything at all).
+MEANING_WORDS = frozenset(LATERALITY) | frozenset(NEGATION_CUES) | frozenset(MONTHS) | UNITS
 
 
 def is_number_token(token: str) -> bool:
