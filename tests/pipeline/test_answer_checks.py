@@ -534,3 +534,17 @@ def test_a_span_from_a_section_that_never_names_what_the_report_says_elsewhere_i
     # a one-section document (a clinical note, a COVID-QA passage) holds every word it uses: never triggered
     note = "The patient reports chest pain on exertion. Troponin was negative."
     assert answer_problem("Was the troponin raised?", "negative", note, max_answer_words=30, document_text=note) is None
+
+
+def test_a_none_quoted_from_a_heading_answers_only_a_question_about_that_heading() -> None:
+    """ "COMPARISON: None." answers "What was the prior study?", not "Any other symptoms besides the calf pain?"
+    (a held-out report, sitting 13): a bare "None" means something only through its heading."""
+    from clinqa_synth.pipeline.answer_checks import is_unasked_heading_value
+
+    body = "EXAMINATION: Duplex ultrasound.\nCOMPARISON: None.\nFINDINGS: Thrombus in the peroneal veins."
+    start = body.index("None")
+    assert is_unasked_heading_value("Are there any other symptoms besides the calf pain?", start, body)
+    assert is_unasked_heading_value("Were other imaging studies performed during this visit?", start, body)
+    assert not is_unasked_heading_value("Was there a prior study to compare with?", start, body)
+    assert not is_unasked_heading_value("What is the comparison?", start, body)
+    assert not is_unasked_heading_value("Are there any symptoms?", start, "No symptoms. None reported.")

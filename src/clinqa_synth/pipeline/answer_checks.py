@@ -330,6 +330,28 @@ def is_topic_elsewhere(question: str, answer: str, section_text: str, document_t
     return any(holds(s) and not anchored(s) for s in held) and not any(holds(s) and anchored(s) for s in held)
 
 
+# The label a value stands under: "COMPARISON: " or "Comparison: " right before it.
+_LABEL_BEFORE = re.compile(r"\b([A-Za-z][A-Za-z /&()-]{2,}):[ \t]*$")
+# Words that ask for the comparison study under any heading name ("What was the prior study?").
+_PRIOR_WORDS = frozenset("prior previous earlier comparison compared compare".split())
+
+
+def is_unasked_heading_value(question: str, start: int, section_text: str) -> bool:
+    """A verbatim "None"/"Unknown" quoted from a heading line the question does not ask about.
+
+    "COMPARISON: None." answers "What was the prior study?"; the same "None" kept for "Are there any other symptoms
+    besides the calf swelling?" (held-out reports, sitting 13) answers nothing: the word means something only
+    through its heading. The question must name the heading (or, for a comparison line, a prior study).
+    """
+    heading = _LABEL_BEFORE.search(section_text[:start])
+    if heading is None:
+        return False
+    named = _base_set(heading.group(1))
+    if "comparison" in heading.group(1).lower():
+        named |= _PRIOR_WORDS
+    return not _base_set(question) & named
+
+
 def answer_problem(
     question: str,
     answer: str,

@@ -30,6 +30,7 @@ from clinqa_synth.pipeline.answer_checks import (
     answer_problem,
     is_compound_question,
     is_identity_question,
+    is_unasked_heading_value,
     is_vague_question,
     near_duplicates,
     unanswerable_problem,
@@ -703,6 +704,14 @@ async def process_document(
                         result.drops[problem] += 1
                         checked_out[number] = (Placed(answer, None, "unanswerable"), problem)
                         continue
+                if (
+                    verbatim is not None
+                    and method.answer_checks
+                    and is_unasked_heading_value(question, verbatim.start, section.text)
+                ):
+                    result.drops["heading_value_answer"] += 1
+                    checked_out[number] = (Placed(answer, verbatim, verbatim.match), "heading_value_answer")
+                    continue
                 placed[number] = Placed(answer, verbatim, verbatim.match if verbatim else "unanswerable")
             elif is_yes_no(answer):
                 result.drops["yes_no"] += 1
