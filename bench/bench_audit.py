@@ -29,10 +29,12 @@ from clinqa_synth.pipeline.answer_checks import (
     answer_problem,
     is_compound_question,
     is_identity_question,
+    is_unasked_heading_value,
     is_vague_question,
     unanswerable_problem,
 )
 from clinqa_synth.pipeline.hardening import rewrite_problem
+from clinqa_synth.pipeline.parsing import is_unanswerable
 
 # the radiology labels come from the benchmark reports (in-sample and held-out); the off-topic and topic-elsewhere
 # checks need the whole report
@@ -67,6 +69,8 @@ def todays_drop(row: dict[str, str]) -> str | None:
     if row["is_impossible"] == "True":
         return unanswerable_problem(question, row["context"], report, one_region=document.exists())
     start = row["context"].find(row["answer"])
+    if is_unanswerable(row["answer"]) and start >= 0 and is_unasked_heading_value(question, start, row["context"]):
+        return "heading_value_answer"  # a verbatim "None" takes this path in the pipeline, not the answer checks
     return answer_problem(
         question, row["answer"], row["context"], max_answer_words=10**6, start=start, document_text=report
     )
