@@ -302,7 +302,8 @@ def is_topic_elsewhere(question: str, answer: str, section_text: str, document_t
         return False
     never = _base_set(" ".join(_EXAMINATION_LINE.findall(document_text)))
     generic = generic_words()
-    reported = _base_set(findings_text(elsewhere))
+    other = findings_text(elsewhere)
+    reported = _base_set(other)
     anchors = {
         word
         for word in content_words(question)
@@ -318,7 +319,6 @@ def is_topic_elsewhere(question: str, answer: str, section_text: str, document_t
     span = content_words(answer)
     if not span:
         return False
-    other = findings_text(elsewhere)
     held = [_base_set(other[start:end]) for start, end in sentences(other)]
 
     def holds(sentence: set[str]) -> bool:
