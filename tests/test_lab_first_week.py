@@ -238,8 +238,11 @@ def test_a_mimic_pilot_run_from_the_cli(llm_server, tmp_path: Path, capsys: pyte
     generation = json.loads((out / "direct@qwen-0.5b" / "generation.json").read_text())
     assert generation["documents"]["total"] == 1 and generation["estimate"]["documents"] == 2
     assert generation["credentialed"] and generation["config"] == "direct@qwen-0.5b"
-    rows = datasets.load_dataset(str(out), "direct@qwen-0.5b", split="train").to_list()
-    assert {r["document_id"] for r in rows} <= {"10000001-DS-1"}
+    if generation["splits"]["train"]:  # the test model may keep no pair of one note: then the CLI says why
+        rows = datasets.load_dataset(str(out), "direct@qwen-0.5b", split="train").to_list()
+        assert {r["document_id"] for r in rows} == {"10000001-DS-1"}
+    else:
+        assert "no pair of direct was kept" in printed and "load with" not in printed
     assert main(["push", str(out), "org/name", "--public", "--dry-run"]) == 2
     # the stored recipe re-runs the same prompts: on the same documents every call comes from the cache
     again = tmp_path / "again"

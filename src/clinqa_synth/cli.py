@@ -189,18 +189,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
             f"--name {args.name!r} would give {len(configs)} configs one name; put {{method}} in it, "
             "e.g. --name '{method}@llama-3.1-70b'"
         )
-    names = []
+    loadable = []
     for config in configs:
         name = args.name.replace("{method}", recipe_method or Path(config).stem) if args.name else None
         summary = generate_to_folder(source, config=config, out=args.out, llm=settings, options=options, name=name)
-        names.append(summary.config)
         print_summary(summary)
-        if summary.kept == 0:
+        if summary.kept:
+            loadable.append(summary.config)
+        else:
             console.print(
                 f"[yellow]no pair of {config} was kept[/yellow]: the drops above say why; the config is "
                 "recorded (generation.json, card) but `datasets` cannot load a split without rows"
             )
-    console.print(f"[green]done[/green] → load with datasets.load_dataset({str(args.out)!r}, {names[0]!r})")
+    if loadable:
+        console.print(f"[green]done[/green] → load with datasets.load_dataset({str(args.out)!r}, {loadable[0]!r})")
     return 0
 
 

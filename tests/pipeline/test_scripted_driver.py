@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -127,3 +128,37 @@ def test_the_compact_answer_format_keeps_the_same_pairs() -> None:
     numbered = run_one(Scripted())
     assert [r["question"] for r in listed.records] == [r["question"] for r in numbered.records]
     assert [r["answers"] for r in listed.records] == [r["answers"] for r in numbered.records]
+
+
+class Reworded(Scripted):
+    """Answers every question in words the report does not contain, so no pair can be placed."""
+
+    async def chat(self, messages: list, **params: Any) -> Completion:
+        if "numbered list" in messages[0]["content"]:
+            return await super().chat(messages, **params)
+        answers = [{"number": i, "answer": "The cardiac silhouette is large"} for i in range(1, 4)]
+        return Completion(json.dumps({"answers": answers}), "stop", Usage(5, 5))
+
+
+def test_a_config_that_kept_no_pair_says_so_instead_of_pointing_at_load_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`datasets` cannot load a split without rows, so the CLI must not tell the user to load such a config."""
+    from clinqa_synth.cli import main
+    from clinqa_synth.pipeline import api
+
+    real = api.generate_to_folder
+
+    def scripted(source: Any, **kwargs: Any) -> Any:
+        kwargs.pop("llm")
+        return real(source, chat=Reworded(), **kwargs)
+
+    monkeypatch.setattr(api, "generate_to_folder", scripted)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "cxr.txt").write_text(f"FINDINGS: {SECTION.text.removeprefix('FINDINGS: ')}\n")
+    args = ["generate", "--input", str(reports), "--config", "direct", "--out", str(tmp_path / "out"), "--quiet"]
+    assert main([*args, "--endpoint", "http://127.0.0.1:9/v1"]) == 0
+    printed = capsys.readouterr().err
+    assert "no pair of direct was kept" in printed and "load with" not in printed
+    assert json.loads((tmp_path / "out" / "direct" / "generation.json").read_text())["splits"] == {"train": 0}
