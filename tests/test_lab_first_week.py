@@ -277,7 +277,8 @@ def test_a_mimic_pilot_run_from_the_cli(llm_server, tmp_path: Path, capsys: pyte
 
 @pytest.mark.llm
 def test_a_cached_rerun_keeps_the_cost_of_producing_the_rows(llm_server, notes: Path, tmp_path: Path) -> None:
-    args = cli_generate(notes, tmp_path / "out", tmp_path / "cache", llm_server.base_url)
+    one = ("--limit", "1")  # one document shows the cost carried over; two would double the real calls
+    args = cli_generate(notes, tmp_path / "out", tmp_path / "cache", llm_server.base_url, *one)
     assert main(args) == 0
     first = json.loads((tmp_path / "out" / "direct" / "generation.json").read_text())
     assert main(args) == 0  # everything from the cache now
@@ -288,7 +289,7 @@ def test_a_cached_rerun_keeps_the_cost_of_producing_the_rows(llm_server, notes: 
     assert f"LLM cost of these rows: {first['production']['calls']} calls" in card
     assert "re-run served from the completion cache" in card
     # the same rows in a new folder from a cache filled elsewhere: the cost is still the completions' own
-    fresh = cli_generate(notes, tmp_path / "other", tmp_path / "cache", llm_server.base_url)
+    fresh = cli_generate(notes, tmp_path / "other", tmp_path / "cache", llm_server.base_url, *one)
     assert main(fresh) == 0
     other = json.loads((tmp_path / "other" / "direct" / "generation.json").read_text())["production"]
     assert other["completion_tokens"] == first["production"]["completion_tokens"] and other["wall_s"] is None

@@ -111,7 +111,7 @@ def test_secrets_never_reach_files(llm_server, notes, tmp_path) -> None:
     host = llm_server.base_url.split("://", 1)[1]
     endpoint = f"http://alice:pa55w0rdXYZ@{host}"
     out, cache = tmp_path / "out", tmp_path / "cache"
-    assert main(gen_args(notes, out, cache, endpoint, "--api-key", token)) == 0
+    assert main(gen_args(notes, out, cache, endpoint, "--api-key", token, "--limit", "1")) == 0  # one is enough
     assert main(["report", str(out)]) == 0
     for path in [p for p in tmp_path.rglob("*") if p.is_file()]:
         data = path.read_bytes()

@@ -120,6 +120,8 @@ def test_generate_with_a_thinking_model_gives_the_same_dataset_and_sends_the_tem
             str(tmp_path / f"cache-{out}"),
             "--endpoint",
             proxy_url,
+            "--limit",  # one report: the same dataset and the switch on every call show on one as on two
+            "1",
             *extra,
         ]
         assert main(args) == 0

@@ -75,7 +75,13 @@ def test_python_api_returns_a_datasetdict(llm_server, tmp_path: Path) -> None:
             assert row["context"][start : start + len(text)] == text
 
 
-def _generate_one_report(llm_server, tmp_path: Path, config: str, extra_yaml: str = "") -> Path:  # noqa: ANN001
+@pytest.fixture(scope="module")
+def one_report_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One completion cache for the one-report runs: their question and answer calls are the same, paid once."""
+    return tmp_path_factory.mktemp("one-report-cache")
+
+
+def _generate_one_report(llm_server, tmp_path: Path, cache: Path, config: str, extra_yaml: str = "") -> Path:  # noqa: ANN001
     """Generate `config` (the test-sized direct method, verification on, plus `extra_yaml`) from one chest X-ray."""
     methods = tmp_path / "methods"
     methods.mkdir()
@@ -104,7 +110,7 @@ def _generate_one_report(llm_server, tmp_path: Path, config: str, extra_yaml: st
                 "--methods-dir",
                 str(methods),
                 "--cache-dir",
-                str(tmp_path / "cache"),
+                str(cache),
             ]
         )
         == 0
@@ -112,9 +118,11 @@ def _generate_one_report(llm_server, tmp_path: Path, config: str, extra_yaml: st
     return out
 
 
-def test_verification_on_the_real_server_keeps_only_agreeing_pairs(llm_server, tmp_path: Path) -> None:
+def test_verification_on_the_real_server_keeps_only_agreeing_pairs(
+    llm_server, tmp_path: Path, one_report_cache: Path
+) -> None:
     """Whatever the small model says: every kept pair was verified, and the funnel's counts add up."""
-    out = _generate_one_report(llm_server, tmp_path, "verified")
+    out = _generate_one_report(llm_server, tmp_path, one_report_cache, "verified")
     record = json.loads((out / "verified" / "generation.json").read_text())
     funnel, drops = record["funnel"], record["drops"]
     rows = datasets.load_dataset(str(out), "verified", split="train").to_list()
@@ -128,9 +136,13 @@ def test_verification_on_the_real_server_keeps_only_agreeing_pairs(llm_server, t
     assert record["completion_tokens_by_step"].get("verify", 0) > 0 or funnel["placed"] == 0
 
 
-def test_hardening_on_the_real_server_keeps_only_verified_rewrites(llm_server, tmp_path: Path) -> None:
+def test_hardening_on_the_real_server_keeps_only_verified_rewrites(
+    llm_server, tmp_path: Path, one_report_cache: Path
+) -> None:
     """Whatever the small model rewrites: a kept rewrite was verified and records its original; counts add up."""
-    out = _generate_one_report(llm_server, tmp_path, "hard", "harden: true\nmax_overlap: 0.0\nharden_rounds: 1\n")
+    out = _generate_one_report(
+        llm_server, tmp_path, one_report_cache, "hard", "harden: true\nmax_overlap: 0.0\nharden_rounds: 1\n"
+    )
     record = json.loads((out / "hard" / "generation.json").read_text())
     hardening, funnel = record["hardening"], record["funnel"]
     assert hardening.get("rounds", 0) > 0 and record["completion_tokens_by_step"].get("harden", 0) > 0
