@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import datasets
+import pyarrow.parquet as pq
 import pytest
 from tests_support import write_config
 
@@ -98,3 +99,18 @@ def test_validation_split_is_by_document_and_stable() -> None:
     assert splits == {"train", "validation"}
     assert split_for("doc7#1", 0.3) == split_for("doc7#2", 0.3) == split_for("doc7", 0.3)
     assert split_for("doc7", 0.0) == "train"
+
+
+def test_a_config_that_kept_no_pair_is_described_but_not_offered_to_load_dataset(tmp_path: Path) -> None:
+    """`datasets` cannot load a split without rows: the card's `configs:` lists only configs with rows, so a
+    pilot that kept nothing never leaves a loading instruction that crashes; the other configs load as before."""
+    write_config(tmp_path, "direct", ["q1?", "q2?"])
+    write_config(tmp_path, "empty", [])
+    card = (tmp_path / "README.md").read_text()
+    metadata = card.split("---")[1]
+    assert "config_name: direct" in metadata and "config_name: empty" not in metadata
+    assert "`empty` kept no pair" in card and 'load_dataset("' + tmp_path.name + '", "empty")' not in card
+    assert datasets.load_dataset(str(tmp_path), "direct", split="train").num_rows == 2
+    with pytest.raises(ValueError, match="empty"):  # datasets names the config it cannot find, and lists the others
+        datasets.load_dataset(str(tmp_path), "empty", split="train")
+    assert pq.read_table(next((tmp_path / "empty").glob("train-*.parquet"))).num_rows == 0  # typed, for our readers

@@ -53,6 +53,12 @@ def config_statistics(folder: Path, config: str) -> dict[str, Any]:
     }
 
 
+def loadable_configs(stats: dict[str, dict[str, Any]]) -> list[str]:
+    """The configs `load_dataset` can load: those with rows. `datasets` cannot load a split without rows (it fails
+    deep in its parquet reader), so a config that kept no pair stays on disk, described, but out of `configs:`."""
+    return [name for name, s in stats.items() if s["total"]]
+
+
 def card_metadata(
     folder: DatasetFolder, generations: dict[str, dict[str, Any]], stats: dict[str, dict[str, Any]], license_id: str
 ) -> DatasetCardData:
@@ -69,7 +75,7 @@ def card_metadata(
     features = qa_features()
     infos = {}
     configs = {}
-    for name in generations:
+    for name in loadable_configs(stats):
         splits = {s: stats[name][s] for s in SPLITS if stats[name].get(s) or s == "train"}
         sizes = {s: _split_bytes(folder, name, s) for s in splits}
         infos[name] = DatasetInfo(
@@ -131,7 +137,8 @@ def render_card(folder: DatasetFolder, *, report_table: str = "", repo_hint: str
             title=f"Synthetic clinical QA ({', '.join(generations) or 'no configs yet'})",
             package_version=__version__,
             credentialed=folder.credentialed,
-            configs=list(generations),
+            configs=loadable_configs(stats),
+            empty_configs=[name for name in generations if name not in loadable_configs(stats)],
             # never a local path (it can hold a user name): the Hub repo after `push`, the folder's own name before
             repo_hint=repo_hint or folder.root.resolve().name,
             stats=stats,

@@ -248,8 +248,11 @@ class ConfigStage:
             self._flush(split)
         for writer in self._writers.values():
             writer.close()
-        if "train" not in self._writers:  # an empty config still loads, with zero rows
-            pq.write_table(self.schema.empty_table(), self.dir / "train-00000-of-00001.parquet")
+        if "train" not in self._writers:
+            # A config that kept no pair still has its typed (empty) train file for the tool's own readers; with no
+            # row group rather than one of zero rows, the one shape `datasets` refuses with a plain message instead
+            # of crashing in its reader. The card leaves such a config out of `configs:` (card.loadable_configs).
+            pq.ParquetWriter(self.dir / "train-00000-of-00001.parquet", self.schema).close()
             self.counts.setdefault("train", 0)
         for path in list(self.dir.glob("*-00000-of-00001.parquet")):
             # Content-addressed names: `datasets` caches a local folder by its card metadata and data_files
