@@ -130,6 +130,7 @@ def render_card(folder: DatasetFolder, *, report_table: str = "", repo_hint: str
     licenses = {g.get("license") for g in generations.values()} - {None}
     license_id = licenses.pop() if len(licenses) == 1 else "other"
     metadata = card_metadata(folder, generations, stats, license_id)
+    loadable = loadable_configs(stats)
     template = jinja2.Template(load_template("dataset_card.md"), undefined=jinja2.StrictUndefined)
     return (
         template.render(
@@ -137,8 +138,8 @@ def render_card(folder: DatasetFolder, *, report_table: str = "", repo_hint: str
             title=f"Synthetic clinical QA ({', '.join(generations) or 'no configs yet'})",
             package_version=__version__,
             credentialed=folder.credentialed,
-            configs=loadable_configs(stats),
-            empty_configs=[name for name in generations if name not in loadable_configs(stats)],
+            configs=loadable,
+            empty_configs=[name for name in generations if name not in loadable],
             # never a local path (it can hold a user name): the Hub repo after `push`, the folder's own name before
             repo_hint=repo_hint or folder.root.resolve().name,
             stats=stats,
