@@ -118,6 +118,9 @@ def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, An
         "answerable_per_document": round(len(answerable) / documents, 2),
         "unanswerable": len(rows) - len(answerable),
         "answered_to_placed": round(funnel["placed"] / funnel["answered"], 3) if funnel["answered"] else None,
+        # issue 17's figure: answers that are a span of the section or "Unanswerable" before any answer check
+        # drops them (answered_to_placed also counts the checks' drops as not placed)
+        "answered_to_span": answered_to_span(record),
         "funnel": funnel,
         "drops": {k: v for k, v in record["drops"].items() if v},
         "mean_question_section_overlap": round(statistics.fmean(overlaps), 3) if overlaps else None,
@@ -136,6 +139,13 @@ def figures(out: Path, name: str, documents: int, wall_s: float) -> dict[str, An
         "wall_s": round(wall_s, 1),
         "wall_s_per_kept_pair": round(wall_s / len(rows), 1) if rows else None,
     }
+
+
+def answered_to_span(record: dict[str, Any]) -> float | None:
+    """Share of the answers written as a span of their section or "Unanswerable", before the answer checks."""
+    written = record.get("answers_as_written") or {}
+    answered = sum(written.values())
+    return round((written.get("span", 0) + written.get("unanswerable", 0)) / answered, 3) if answered else None
 
 
 def per_kept_pair(record: dict[str, Any], kept: int) -> dict[str, dict[str, float]] | None:

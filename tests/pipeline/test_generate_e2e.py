@@ -35,6 +35,13 @@ def test_configs_load_with_load_dataset_and_spans_are_exact(generated) -> None:
                 per_section.get((row["document_id"], row["section"]), 0) + 1
             )
         assert max(per_section.values()) <= 3  # K=3 of N=5 per section
+        # extractive constrained decoding (the embedded server takes a grammar): every answer the model wrote is a
+        # span of its section or "Unanswerable" before any check, none needed the aligner (issue 17)
+        record = json.loads((out / config / "generation.json").read_text())
+        written = record["answers_as_written"]
+        assert sum(written.values()) == record["funnel"]["answered"] > 0
+        assert written.get("not_a_span", 0) == written.get("aligned", 0) == 0, written
+        assert {row["match"] for row in train} <= {"constrained", "unanswerable", "exact"}
 
 
 def test_card_lists_both_configs(generated) -> None:

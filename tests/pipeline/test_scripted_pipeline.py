@@ -134,6 +134,10 @@ def test_every_check_fires_on_the_answer_it_exists_for() -> None:
     assert len(result.records) == funnel["kept"] == funnel["verified"] == 7
     for record in result.records:
         assert 0.0 <= record["question_source_overlap"] <= 1.0
+    # how the answers came back, before any check: the echo and the verbatim "None" are spans as written; the
+    # part-of-word and wrong-side answers are not (the refused placements); 6 "Unanswerable"
+    assert dict(result.answers_as_written) == {"span": 4, "unanswerable": 6, "not_a_span": 2}
+    assert sum(result.answers_as_written.values()) == funnel["answered"]
 
 
 def test_the_papers_pipeline_is_reachable_without_the_checks(tmp_path) -> None:

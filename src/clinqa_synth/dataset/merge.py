@@ -23,8 +23,9 @@ from clinqa_synth.pipeline.costs import COST_KEYS, rounded
 if TYPE_CHECKING:
     from clinqa_synth.pipeline.api import RunSummary
 
-SUMMED = ("funnel", "drops", "llm_usage", "placement", "hardening", "estimate", *COST_KEYS)
+SUMMED = ("funnel", "drops", "llm_usage", "placement", "answers_as_written", "hardening", "estimate", *COST_KEYS)
 SUMMED_COUNTS = ("requoted", "requote_failed_calls", "input_documents")
+LATER_KEYS = (*COST_KEYS, "answers_as_written")  # absent from shards made before they existed: no partial sums
 
 
 def _new_summary(method: dict[str, Any] | None) -> RunSummary:
@@ -45,7 +46,7 @@ def _new_summary(method: dict[str, Any] | None) -> RunSummary:
 def _combine(generations: list[dict[str, Any]], measured: RunSummary) -> dict[str, Any]:
     merged = dict(generations[0])
     for key in SUMMED:
-        if key in COST_KEYS and not all(key in g for g in generations):
+        if key in LATER_KEYS and not all(key in g for g in generations):
             merged[key] = None  # a shard made before the key existed: a partial sum would pass for the whole set's
             continue
         total: Counter = Counter()

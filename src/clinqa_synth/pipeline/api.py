@@ -54,6 +54,7 @@ class RunSummary:
     funnel: Counter = field(default_factory=Counter)
     drops: Counter = field(default_factory=Counter)
     placements: Counter = field(default_factory=Counter)
+    answers_as_written: Counter = field(default_factory=Counter)  # span / unanswerable / aligned / not_a_span
     costs: StepCosts = field(default_factory=StepCosts)  # per step: calls, cache hits, tokens, latency
     answerable: int = 0
     unanswerable: int = 0
@@ -94,6 +95,7 @@ class RunSummary:
         self.funnel.update(result.funnel)
         self.drops.update(result.drops)
         self.placements.update(result.placements)
+        self.answers_as_written.update(result.answers_as_written)
         self.costs.update(result.costs)
         self.hardening.update(result.hardening)
         for record in result.records:
@@ -408,6 +410,7 @@ def generation_record(
         "requote_failed_calls": summary.funnel.get("requote_failed", 0),
         "drops": dict(summary.drops),
         "placement": dict(summary.placements),
+        "answers_as_written": dict(summary.answers_as_written),
         "answerable": summary.answerable,
         "difficulty": summary.difficulty(),
         "difficulty_targets": summary.targets(),

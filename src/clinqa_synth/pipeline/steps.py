@@ -125,6 +125,10 @@ class DocumentResult:
         default_factory=Counter
     )  # how placed answers matched: exact/normalized/fuzzy/unanswerable
     costs: StepCosts = field(default_factory=StepCosts)  # per step (summary/questions/answers/…), cached included
+    # each answer as the model wrote it, before any check: span / unanswerable / aligned / not_a_span. With
+    # extractive constrained decoding every answer is one of the first two (issue 17's answered → placed figure;
+    # `placements` counts only answers that also passed the checks)
+    answers_as_written: Counter = field(default_factory=Counter)
     hardening: Counter = field(default_factory=Counter)  # questions hardened, kept hardened, fallbacks, rounds
     # placed pairs a check or the verifier dropped, with `drop_reason` (and the verifier's answer): so a reviewer
     # can measure how many right pairs the checks throw away (`clinqa-synth audit OUT --dropped`)
@@ -698,6 +702,7 @@ async def process_document(
             if is_unanswerable(answer):
                 # "None" or "Unknown" can be a real quote ("Comparison: None."): a verbatim occurrence wins
                 verbatim = place_answer(answer, section.text, question, allow_fuzzy=False).span
+                result.answers_as_written["unanswerable" if verbatim is None else "span"] += 1
                 if verbatim is None and method.answer_checks:
                     one_region = document.kind == "radiology"  # a report images one region; a note, the patient
                     if problem := unanswerable_problem(question, section.text, document.text, one_region=one_region):
@@ -715,9 +720,11 @@ async def process_document(
                 placed[number] = Placed(answer, verbatim, verbatim.match if verbatim else "unanswerable")
             elif is_yes_no(answer):
                 result.drops["yes_no"] += 1
+                result.answers_as_written["not_a_span"] += 1
             elif (
                 placement := place_answer(answer, section.text, question, fuzzy_threshold=method.fuzzy_threshold)
             ).span is not None:
+                result.answers_as_written["span" if placement.span.match == "exact" else "aligned"] += 1
                 span = _tidy(method, placement.span, section.text)
                 if problem := _check_answer(method, question, span, section.text, document.text):
                     result.drops[problem] += 1
@@ -726,6 +733,7 @@ async def process_document(
                     how = "constrained" if grammar is not None and span.match == "exact" else span.match
                     placed[number] = Placed(answer, span, how)
             else:
+                result.answers_as_written["not_a_span"] += 1  # whatever a requote call recovers later
                 unplaceable.append((number, answer))
                 refusals[number] = placement.refused
         if unplaceable and method.requote:
