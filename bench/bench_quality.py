@@ -2,7 +2,7 @@
 """The pipeline as shipped vs the paper's pipeline, same documents, same model (docs/benchmarks.md §8).
 
   python bench/bench_quality.py OUT [--configs direct,nooverlap_summary] [--model default] [--docs DIR]
-                                   [--variant NAME:KEY=VALUE[,KEY=VALUE]] [--shipped-only]
+                                   [--variant NAME:KEY=VALUE[,KEY=VALUE]] [--shipped-only | --variants-only]
 
 Documents: bench/documents/radiology (synthetic reports used by no test). For each config two variants run,
 each with its own completion cache so that both pay for every call they make:
@@ -170,6 +170,11 @@ def main() -> None:
         help="run only the shipped variants (the paper variants' figures are already on record)",
     )
     parser.add_argument(
+        "--variants-only",
+        action="store_true",
+        help="run only the --variant runs (the shipped method's figures on these documents are already on record)",
+    )
+    parser.add_argument(
         "--variant",
         action="append",
         default=[],
@@ -210,7 +215,7 @@ def main() -> None:
     steps.place_answer = recording
     table: dict[str, Any] = {}
     for config in configs:
-        base = (config,) if args.shipped_only else (f"{config}_paper", config)
+        base = () if args.variants_only else (config,) if args.shipped_only else (f"{config}_paper", config)
         variants = {f"{config}_{variant}": run_options for variant, (_, run_options) in extra.items()}
         for name in base + tuple(variants):
             current[0] = name
