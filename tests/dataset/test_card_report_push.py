@@ -45,7 +45,7 @@ def test_card_numbers_match_an_independent_count(generated) -> None:
         written = json.loads((out / config / "generation.json").read_text())["answers_as_written"]
         assert (
             f"before any check: {written.get('span', 0)} a span of their section, "
-            f'{written.get("unanswerable", 0)} "Unanswerable", 0 not a span (extractive constrained decoding'
+            f'{written.get("unanswerable", 0)} "Unanswerable", 0 not a span'
         ) in readme
     assert "Patient data warning" in readme and "Bai" in readme and "generation.json" not in readme
     assert "embedded llama-cpp-python" in readme  # endpoint kind, never a URL
