@@ -130,6 +130,37 @@ def test_the_compact_answer_format_keeps_the_same_pairs() -> None:
     assert [r["answers"] for r in listed.records] == [r["answers"] for r in numbered.records]
 
 
+class GrammarListReplies(ListReplies):
+    """A server that takes grammars: records which answers format each call asked for, and whether it sent one."""
+
+    supports_grammar = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers_calls: list[tuple[str, bool]] = []
+
+    async def chat(self, messages: list, **params: Any) -> Completion:
+        prompt = messages[0]["content"]
+        if "Questions:" in prompt:
+            asked = "list" if "JSON list of the answers" in prompt else "object"
+            self.answers_calls.append((asked, params.get("grammar") is not None))
+        return await super().chat(messages, **params)
+
+
+class NoGrammarListReplies(GrammarListReplies):
+    supports_grammar = False
+
+
+def test_auto_answer_format_asks_for_the_list_only_where_a_grammar_fixes_its_length() -> None:
+    """A positional list without a grammar would put every answer after a skipped one on the wrong question."""
+    with_grammar, without = GrammarListReplies(), NoGrammarListReplies()
+    constrained = run_one(with_grammar, answer_format="auto")
+    free = run_one(without, answer_format="auto")
+    assert with_grammar.answers_calls == [("list", True)]
+    assert without.answers_calls == [("object", False)]
+    assert [r["question"] for r in constrained.records] == [r["question"] for r in free.records]
+
+
 class Reworded(Scripted):
     """Answers every question in words the report does not contain, so no pair can be placed."""
 

@@ -81,8 +81,9 @@ class MethodConfig(BaseModel):
     constrained: bool = True
     max_answer_words: int = Field(default=30, ge=1)
     # How the answers call replies: `object` = {"answers": [{"number": 1, "answer": "…"}, …]} (numbered, robust to a
-    # skipped answer), `list` = ["…", "…"] (positional; about a third of the structure tokens, for the cost goal).
-    answer_format: Literal["object", "list"] = "object"
+    # skipped answer), `list` = ["…", "…"] (positional; about a third of the structure tokens, for the cost goal),
+    # `auto` = `list` where the span grammar fixes one string per question, `object` where no grammar applies.
+    answer_format: Literal["object", "list", "auto"] = "object"
     # Difficulty targets, measured for every run (generation.json "difficulty", the card) and enforced where said.
     # max_overlap: the highest share of a question's content words that may be found in its document (or summary);
     # with `harden: true` a question above it is rewritten (pipeline.hardening) and kept only if it verifies.

@@ -13,7 +13,7 @@ import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from clinqa_synth.documents.model import Document, Section
 from clinqa_synth.llm.protocol import (
@@ -197,6 +197,24 @@ def _check_answer(method: MethodConfig, question: str, span: Span, section_text:
 def uses_grammar(chat: ChatClient, method: MethodConfig) -> bool:
     """Extractive constrained decoding is on for this method and the server behind `chat` accepts grammars."""
     return method.constrained and bool(getattr(chat, "supports_grammar", False))
+
+
+def answers_format_and_grammar(
+    chat: ChatClient, method: MethodConfig, section_text: str, count: int
+) -> tuple[Literal["object", "list"], str | None]:
+    """The answers call's reply format for this section, and its grammar (None: the server takes none, or none fits).
+
+    `answer_format: auto` asks for the compact list only where a grammar fixes one string per question: without
+    one a skipped answer would shift every later answer onto the wrong question, so the numbered object is used.
+    """
+    constrained = uses_grammar(chat, method)
+    if method.answer_format != "auto":
+        build = answers_list_grammar if method.answer_format == "list" else answers_json_grammar
+        return method.answer_format, build(section_text, count) if constrained else None
+    grammar = answers_list_grammar(section_text, count) if constrained else None
+    if grammar is not None:
+        return "list", grammar
+    return "object", None
 
 
 async def _ask_until_parsed(
@@ -668,15 +686,14 @@ async def process_document(
             result.drops[reason] += count
         if not questions:
             continue
+        answer_format, grammar = answers_format_and_grammar(chat, method, section.text, len(questions))
         prompt = prompts.render(
             "answers",
             section_text=section.text,
             section_name=section.name,
             questions=questions,
-            answer_format=method.answer_format,
+            answer_format=answer_format,
         )
-        build = answers_list_grammar if method.answer_format == "list" else answers_json_grammar
-        grammar = build(section.text, len(questions)) if uses_grammar(chat, method) else None
         answers = await _answer_call(
             chat,
             prompt,
@@ -686,7 +703,7 @@ async def process_document(
             "answers",
             calls.at(f"answers/{section.name}"),
             grammar=grammar,
-            schema=ANSWER_LIST_SCHEMA if method.answer_format == "list" else ANSWER_SCHEMA,
+            schema=ANSWER_LIST_SCHEMA if answer_format == "list" else ANSWER_SCHEMA,
         )
         by_number = {a.number: a.answer for a in answers}
         placed: dict[int, Placed] = {}  # by question number; absent: not placed
