@@ -44,25 +44,37 @@ def test_grammars_parse_in_llama_cpp() -> None:
 
 
 @pytest.mark.llm
-def test_every_constrained_answer_is_a_whole_word_span(llm_server) -> None:
-    client = EndpointChat(llm_server.base_url, api_key="local", structured="llama-cpp-python")
-    grammar = span_grammar(SECTION)
+def test_every_answer_asked_one_question_per_call_is_a_whole_word_span(llm_server) -> None:
+    """`answer_calls: question` through the pipeline's own step: the shipped `answer_one` prompt, the span grammar."""
+    from clinqa_synth.documents.model import Section
+    from clinqa_synth.llm.protocol import CallContext
+    from clinqa_synth.methods import load_method
+    from clinqa_synth.pipeline.prompts import PromptSet
+    from clinqa_synth.pipeline.steps import DocumentResult, answer_section
 
-    async def ask_all() -> list[str]:
-        texts = []
+    client = EndpointChat(llm_server.base_url, api_key="local", structured="llama-cpp-python")
+    method = load_method("direct").model_copy(update={"answer_calls": "question"})
+    result = DocumentResult("cxr")
+
+    async def ask_all() -> tuple[dict[int, str], str | None]:
         try:
-            for question in QUESTIONS:
-                prompt = f"{SECTION}\n\n---\nQuestion: {question}\nQuote the shortest part of the text that answers it."
-                completion = await client.chat(
-                    [{"role": "user", "content": prompt}], max_tokens=96, seed=0, grammar=grammar
-                )
-                texts.append(completion.text)
+            return await answer_section(
+                client,
+                PromptSet("radiology"),
+                method,
+                Section("report", SECTION),
+                QUESTIONS,
+                result,
+                CallContext("cxr", "answers"),
+            )
         finally:
             await client.aclose()
-        return texts
 
-    answers = asyncio.run(ask_all())
-    assert all(_is_span(a) for a in answers), answers
+    answers, grammar = asyncio.run(ask_all())
+    assert grammar == span_grammar(SECTION)
+    assert sorted(answers) == list(range(1, len(QUESTIONS) + 1)), answers
+    assert all(_is_span(a) for a in answers.values()), answers
+    assert result.costs.calls["answers"] == len(QUESTIONS), "one call per question"
 
 
 @pytest.mark.llm

@@ -193,3 +193,40 @@ def test_a_config_that_kept_no_pair_says_so_instead_of_pointing_at_load_dataset(
     printed = capsys.readouterr().err
     assert "no pair of direct was kept" in printed and "load with" not in printed
     assert json.loads((tmp_path / "out" / "direct" / "generation.json").read_text())["splits"] == {"train": 0}
+
+
+class OneByOne(Scripted):
+    """Answers `answer_one` prompts (one question each, the question last) with that question's quotation alone."""
+
+    supports_grammar = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer_prompts: list[str] = []
+        self.grammars: list[str | None] = []
+
+    async def chat(self, messages: list, **params: Any) -> Completion:
+        prompt = messages[0]["content"]
+        if "Question: " in prompt and "numbered list" not in prompt:
+            self.answer_prompts.append(prompt)
+            self.grammars.append(params.get("grammar"))
+            asked = prompt.rsplit("Question: ", 1)[1].strip()
+            return Completion(f'"{ANSWERS[QUESTIONS.index(asked)]}"', "stop", Usage(5, 5))
+        return await super().chat(messages, **params)
+
+
+def test_one_call_per_question_keeps_the_same_pairs_and_shares_the_prompt_up_to_the_question() -> None:
+    """`answer_calls: question`: a prefix-caching server re-reads only the question, and the grammar is the plain
+    span grammar (no JSON around the quotation)."""
+    chat = OneByOne()
+    each = run_one(chat, answer_calls="question")
+    batched = run_one(Scripted())
+    assert len(chat.answer_prompts) == len(QUESTIONS)
+    assert all(p.endswith(f"Question: {q}") for p, q in zip(chat.answer_prompts, QUESTIONS, strict=True))
+    shared = chat.answer_prompts[0].rsplit("Question: ", 1)[0]
+    assert SECTION.text in shared and all(p.startswith(shared) for p in chat.answer_prompts)
+    assert all(g is not None and g.startswith('root ::= "Unanswerable"') for g in chat.grammars)
+    assert [(r["question"], r["answers"]) for r in each.records] == [
+        (r["question"], r["answers"]) for r in batched.records
+    ]
+    assert {r["match"] for r in each.records if not r["is_impossible"]} == {"constrained"}

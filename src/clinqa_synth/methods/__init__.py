@@ -84,6 +84,10 @@ class MethodConfig(BaseModel):
     # skipped answer), `list` = ["…", "…"] (positional; about a third of the structure tokens, for the cost goal),
     # `auto` = `list` where the span grammar fixes one string per question, `object` where no grammar applies.
     answer_format: Literal["object", "list", "auto"] = "object"
+    # How many questions one answers call answers: `section` = all of a section's questions in one call (in
+    # `answer_format`), `question` = one call per question (prompt `answer_one`: the section first and the question
+    # last, so a server's prefix cache reads only the question; the reply is the quotation alone, no structure).
+    answer_calls: Literal["section", "question"] = "section"
     # Difficulty targets, measured for every run (generation.json "difficulty", the card) and enforced where said.
     # max_overlap: the highest share of a question's content words that may be found in its document (or summary);
     # with `harden: true` a question above it is rewritten (pipeline.hardening) and kept only if it verifies.

@@ -114,6 +114,15 @@ def is_yes_no(answer: str) -> bool:
     return bool(_YES_NO.match(answer.strip()))
 
 
+def clean_quotation(answer: str) -> str:
+    """A one-quotation reply (verify, `answer_one`) without the quotes and "Answer:" a small model wraps it in."""
+    text = answer.strip().strip('"').strip()
+    for prefix in ("answer:", "quote:", "quotation:"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :].strip().strip('"').strip()
+    return text
+
+
 @dataclass(frozen=True)
 class ParsedAnswer:
     number: int  # 1-based question number

@@ -18,7 +18,8 @@ import jinja2
 
 from clinqa_synth.errors import ClinqaError
 
-STEPS = ("summary", "questions", "answers", "requote", "verify", "harden")
+# Prompt files per kind; `answer_one` is the answers step asked one question per call (`answer_calls: question`).
+STEPS = ("summary", "questions", "answers", "answer_one", "requote", "verify", "harden")
 
 
 class PromptError(ClinqaError):
@@ -105,6 +106,7 @@ class PromptSet:
                 questions=["q1?", "q2?"],
                 answer_format=answer_format,
             )
+        self.render("answer_one", section_text="sample", section_name="report", question="q1?")
         self.render("requote", section_text="sample", section_name="report", items=[{"question": "q1?", "answer": "a"}])
         self.render("verify", section_text="sample", question="q1?")
         self.render("harden", question="q1?", avoid_words=["sample"])

@@ -49,6 +49,7 @@ from clinqa_synth.pipeline.hardening import (
 )
 from clinqa_synth.pipeline.parsing import (
     SummaryError,
+    clean_quotation,
     is_unanswerable,
     is_yes_no,
     parse_answers,
@@ -366,6 +367,65 @@ async def _answer_call(
         )
         or []
     )
+
+
+async def answer_section(
+    chat: ChatClient,
+    prompts: PromptSet,
+    method: MethodConfig,
+    section: Section,
+    questions: list[str],
+    result: DocumentResult,
+    call: CallContext,
+) -> tuple[dict[int, str], str | None]:
+    """The first answer to each question of a section, by question number, and the grammar they were asked under.
+
+    `answer_calls: section` asks them all in one call; `answer_calls: question` asks one per call (prompt
+    `answer_one`), the section first and the question last so a prefix-caching server reads only the question,
+    and the reply is the quotation alone under the plain span grammar — no JSON structure to generate, and no
+    neighbouring question to shift an answer onto.
+    """
+    if method.answer_calls == "question":
+        grammar = span_grammar(section.text) if uses_grammar(chat, method) else None
+        by_number: dict[int, str] = {}
+        for number, question in enumerate(questions, 1):
+            prompt = prompts.render(
+                "answer_one", section_text=section.text, section_name=section.name, question=question
+            )
+            answer = await _ask_until_parsed(
+                chat,
+                prompt,
+                method,
+                "answers",
+                clean_quotation,
+                temperature=0.0,
+                call=call,
+                costs=result.costs,
+                grammar=grammar,
+            )
+            if answer:
+                by_number[number] = answer
+        return by_number, grammar
+    answer_format, grammar = answers_format_and_grammar(chat, method, section.text, len(questions))
+    prompt = prompts.render(
+        "answers",
+        section_text=section.text,
+        section_name=section.name,
+        questions=questions,
+        answer_format=answer_format,
+    )
+    answers = await _answer_call(
+        chat,
+        prompt,
+        method,
+        len(questions),
+        result,
+        "answers",
+        call,
+        grammar=grammar,
+        schema=ANSWER_LIST_SCHEMA if answer_format == "list" else ANSWER_SCHEMA,
+    )
+    return {a.number: a.answer for a in answers}, grammar
 
 
 async def _requote(
@@ -686,26 +746,9 @@ async def process_document(
             result.drops[reason] += count
         if not questions:
             continue
-        answer_format, grammar = answers_format_and_grammar(chat, method, section.text, len(questions))
-        prompt = prompts.render(
-            "answers",
-            section_text=section.text,
-            section_name=section.name,
-            questions=questions,
-            answer_format=answer_format,
+        by_number, grammar = await answer_section(
+            chat, prompts, method, section, questions, result, calls.at(f"answers/{section.name}")
         )
-        answers = await _answer_call(
-            chat,
-            prompt,
-            method,
-            len(questions),
-            result,
-            "answers",
-            calls.at(f"answers/{section.name}"),
-            grammar=grammar,
-            schema=ANSWER_LIST_SCHEMA if answer_format == "list" else ANSWER_SCHEMA,
-        )
-        by_number = {a.number: a.answer for a in answers}
         placed: dict[int, Placed] = {}  # by question number; absent: not placed
         checked_out: dict[int, tuple[Placed, str]] = {}  # placed, then dropped by a check: kept for review
         unplaceable: list[tuple[int, str]] = []

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clinqa_synth.pipeline.parsing import is_unanswerable, is_yes_no
+from clinqa_synth.pipeline.parsing import clean_quotation, is_unanswerable, is_yes_no
 from clinqa_synth.pipeline.spans import Span, place_answer
 
 
@@ -35,19 +35,11 @@ class Verdict:
         return self.reason is None
 
 
-def _clean(answer: str) -> str:
-    text = answer.strip().strip('"').strip()
-    for prefix in ("answer:", "quote:", "quotation:"):
-        if text.lower().startswith(prefix):
-            text = text[len(prefix) :].strip().strip('"').strip()
-    return text
-
-
 def judge(
     first: Span | None, verifier_answer: str, section_text: str, question: str, *, fuzzy_threshold: float = 90.0
 ) -> Verdict:
     """Compare the verifier's answer with the pair's span (None: the pair says unanswerable)."""
-    answer = _clean(verifier_answer)
+    answer = clean_quotation(verifier_answer)
     if not answer or is_unanswerable(answer):  # unless it is a verbatim quote ("None" in "Comparison: None.")
         placed = place_answer(answer, section_text, question, allow_fuzzy=False).span if answer else None
         if placed is None:
