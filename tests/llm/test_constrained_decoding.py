@@ -47,12 +47,14 @@ def test_grammars_parse_in_llama_cpp() -> None:
 def test_every_answer_asked_one_question_per_call_is_a_whole_word_span(llm_server) -> None:
     """`answer_calls: question` through the pipeline's own step: the shipped `answer_one` prompt, the span grammar."""
     from clinqa_synth.documents.model import Section
+    from clinqa_synth.llm.cache import CachedChat
     from clinqa_synth.llm.protocol import CallContext
     from clinqa_synth.methods import load_method
     from clinqa_synth.pipeline.prompts import PromptSet
     from clinqa_synth.pipeline.steps import DocumentResult, answer_section
 
-    client = EndpointChat(llm_server.base_url, api_key="local", structured="llama-cpp-python")
+    endpoint = EndpointChat(llm_server.base_url, api_key="local", structured="llama-cpp-python")
+    client = CachedChat(endpoint, None)  # the wrapper every run uses: it says the server takes grammars
     method = load_method("direct").model_copy(update={"answer_calls": "question"})
     result = DocumentResult("cxr")
 
@@ -68,7 +70,7 @@ def test_every_answer_asked_one_question_per_call_is_a_whole_word_span(llm_serve
                 CallContext("cxr", "answers"),
             )
         finally:
-            await client.aclose()
+            await endpoint.aclose()
 
     answers, grammar = asyncio.run(ask_all())
     assert grammar == span_grammar(SECTION)
