@@ -548,3 +548,36 @@ def test_a_none_quoted_from_a_heading_answers_only_a_question_about_that_heading
     assert not is_unasked_heading_value("Was there a prior study to compare with?", start, body)
     assert not is_unasked_heading_value("What is the comparison?", start, body)
     assert not is_unasked_heading_value("Are there any symptoms?", start, "No symptoms. None reported.")
+
+
+def test_a_span_that_leaves_its_negation_out_is_dropped_and_one_that_carries_it_is_not() -> None:
+    """Quoted alone, "cholecystitis" from "without evidence of acute cholecystitis" asserts what the text denies (read
+    on the bundled ultrasound sample, kept as the answer to "What is the diagnosis?")."""
+    from clinqa_synth.pipeline.answer_checks import answer_problem, is_negated_span
+
+    section = (
+        "IMPRESSION: Cholelithiasis without evidence of acute cholecystitis. No biliary dilatation. A fracture is not "
+        "identified. No change in the 5 mm nodule. Infection cannot be excluded. The main pulmonary artery is not "
+        "enlarged, measuring 2.6 cm. The gallbladder is distended without wall thickening, pericholecystic fluid or "
+        "stones."
+    )
+
+    def negated(span: str) -> bool:
+        start = section.index(span)
+        return is_negated_span(start, start + len(span), section)
+
+    for span in ("cholecystitis", "acute cholecystitis", "biliary dilatation", "fracture", "stones"):
+        assert negated(span), span
+    # the evidence with its cue; a change that is negated, not the nodule; a hedge; a new statement after a comma
+    for span in (
+        "No biliary dilatation",
+        "Cholelithiasis",
+        "5 mm",
+        "Infection",
+        "2.6 cm",
+        "The gallbladder is distended",
+    ):
+        assert not negated(span), span
+    question = "What is the diagnosis of the patient based on the imaging results?"
+    assert answer_problem(question, "cholecystitis", section, max_answer_words=30) == "negated_answer"
+    assert answer_problem(question, "Cholelithiasis", section, max_answer_words=30) is None

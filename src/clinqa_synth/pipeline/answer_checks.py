@@ -390,6 +390,8 @@ def answer_problem(
     if document_text is not None and is_topic_elsewhere(question, answer, section_text, document_text):
         return "topic_elsewhere_answer"
     start = section_text.find(answer) if start is None else start
+    if start >= 0 and is_negated_span(start, start + len(answer), section_text):
+        return "negated_answer"
     if start >= 0 and is_outranked_answer(question, start, start + len(answer), section_text):
         return "outranked_answer"
     return None
@@ -466,6 +468,57 @@ def _cue_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     before = re.compile(rf"\b(?:{_phrases(cues['before'])})\b(?:\W+\w+){{0,5}}?\W+$", re.I)
     after = re.compile(rf"^(?:\W+\w+){{0,3}}?\W+(?:{_phrases(cues['after'])})\b", re.I)
     return before, after
+
+
+# A negation cue is a cue of lexicons/mention_cues.txt with a negating word and no "exclude"/"rule" (those hedge:
+# "infection cannot be excluded" says infection is possible). "No change in the 5 mm nodule" negates the change, not
+# the nodule, and "without and with gadolinium" names a technique: a span after a cue whose scope names a change or
+# says "with" is not negated. On every label file (v1–v7, ACI-BENCH, COVID-QA) this drops 1 unique labelled pair,
+# wrong ("enhancement" from "no abnormal enhancement"); read on the bundled samples, it catches "What is the
+# diagnosis?" → "cholecystitis" (from "Cholelithiasis without evidence of acute cholecystitis").
+_HEDGE_WORDS = frozenset({"exclude", "excluded", "rule", "ruled"})
+_NEGATING_WORDS = frozenset({"no", "not", "without", "negative", "free", "absent"})
+_SCOPE_ENDS = re.compile(r"\b(?:change[sd]?|interval|progression|growth|with)\b", re.I)
+# After a comma the scope goes on only through a list ("without wall thickening, pericholecystic fluid or stones"), not
+# into a new statement ("is not enlarged, measuring 2.6 cm": the size is asserted).
+_LIST_GOES_ON = re.compile(r"\b(?:or|and|nor)\b", re.I)
+
+
+@functools.cache
+def _negation_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    def negating(cue: str) -> bool:
+        cue_words = set(cue.lower().split())
+        return bool(cue_words & _NEGATING_WORDS) and not cue_words & _HEDGE_WORDS
+
+    cues = mention_cues()
+    before = [c for c in cues["before"] if negating(c)]
+    after = [c for c in cues["after"] if negating(c)]
+    return (
+        re.compile(rf"\b(?:{_phrases(before)})\b((?:\W+\w+){{0,5}}?)\W+$", re.I),
+        re.compile(rf"^(?:\W+\w+){{0,3}}?\W+(?:{_phrases(after)})\b", re.I),
+    )
+
+
+def is_negated_span(start: int, end: int, section_text: str) -> bool:
+    """A span inside a negation's scope that leaves the negation out: "cholecystitis" quoted from "Cholelithiasis
+    without evidence of acute cholecystitis", "fracture" from "A fracture is not identified".
+
+    Quoted alone, such a span asserts the finding the text denies, whatever the question — the clinical-safety rule
+    that a kept answer never flips negation applies to the model's own quotes too. A span that carries its cue ("No
+    pneumothorax") is the evidence RadQA's annotators mark, and passes.
+    """
+    answer = section_text[start:end]
+    if any(word.lower() in _NEGATING_WORDS for word in _WORD.findall(answer)):
+        return False
+    clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(section_text, 0, start)), default=0)
+    clause_end = next((m.start() for m in _CLAUSE_BREAK.finditer(section_text, end)), len(section_text))
+    before, after = _negation_patterns()
+    scope = before.search(section_text[clause_start:start])
+    if scope and not _SCOPE_ENDS.search(scope.group(1)):
+        _, comma, last = scope.group(1).rpartition(",")
+        if not comma or _LIST_GOES_ON.search(last):
+            return True
+    return bool(after.search(section_text[end:clause_end]))
 
 
 @functools.cache
