@@ -462,14 +462,6 @@ def _phrases(cues: Sequence[str]) -> str:
     return "|".join(r"\s+".join(map(re.escape, cue.split())) for cue in sorted(cues, key=len, reverse=True))
 
 
-@functools.cache
-def _cue_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    cues = mention_cues()
-    before = re.compile(rf"\b(?:{_phrases(cues['before'])})\b(?:\W+\w+){{0,5}}?\W+$", re.I)
-    after = re.compile(rf"^(?:\W+\w+){{0,3}}?\W+(?:{_phrases(cues['after'])})\b", re.I)
-    return before, after
-
-
 # A negation cue is a cue of lexicons/mention_cues.txt with a negating word and no "exclude"/"rule" (those hedge:
 # "infection cannot be excluded" says infection is possible). "No change in the 5 mm nodule" negates the change, not
 # the nodule, and "without and with gadolinium" names a technique: a span after a cue whose scope names a change or
@@ -484,19 +476,21 @@ _SCOPE_ENDS = re.compile(r"\b(?:change[sd]?|interval|progression|growth|with)\b"
 _LIST_GOES_ON = re.compile(r"\b(?:or|and|nor)\b", re.I)
 
 
-@functools.cache
-def _negation_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    def negating(cue: str) -> bool:
-        cue_words = set(cue.lower().split())
-        return bool(cue_words & _NEGATING_WORDS) and not cue_words & _HEDGE_WORDS
+def _negating(cue: str) -> bool:
+    words = set(cue.lower().split())
+    return bool(words & _NEGATING_WORDS) and not words & _HEDGE_WORDS
 
-    cues = mention_cues()
-    before = [c for c in cues["before"] if negating(c)]
-    after = [c for c in cues["after"] if negating(c)]
-    return (
-        re.compile(rf"\b(?:{_phrases(before)})\b((?:\W+\w+){{0,5}}?)\W+$", re.I),
-        re.compile(rf"^(?:\W+\w+){{0,3}}?\W+(?:{_phrases(after)})\b", re.I),
-    )
+
+@functools.cache
+def _cue_patterns(negation_only: bool = False) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The cue before a finding (its group 1: the words between cue and finding) and the cue after it; all cues of
+    lexicons/mention_cues.txt, or only the negating ones."""
+    cues = {
+        group: [c for c in mention_cues()[group] if not negation_only or _negating(c)] for group in ("before", "after")
+    }
+    before = re.compile(rf"\b(?:{_phrases(cues['before'])})\b((?:\W+\w+){{0,5}}?)\W+$", re.I)
+    after = re.compile(rf"^(?:\W+\w+){{0,3}}?\W+(?:{_phrases(cues['after'])})\b", re.I)
+    return before, after
 
 
 def is_negated_span(start: int, end: int, section_text: str) -> bool:
@@ -510,14 +504,14 @@ def is_negated_span(start: int, end: int, section_text: str) -> bool:
     answer = section_text[start:end]
     if any(word.lower() in _NEGATING_WORDS for word in _WORD.findall(answer)):
         return False
+    before, after = _cue_patterns(negation_only=True)
     clause_start = max((m.end() for m in _CLAUSE_BREAK.finditer(section_text, 0, start)), default=0)
-    clause_end = next((m.start() for m in _CLAUSE_BREAK.finditer(section_text, end)), len(section_text))
-    before, after = _negation_patterns()
     scope = before.search(section_text[clause_start:start])
     if scope and not _SCOPE_ENDS.search(scope.group(1)):
         _, comma, last = scope.group(1).rpartition(",")
         if not comma or _LIST_GOES_ON.search(last):
             return True
+    clause_end = next((m.start() for m in _CLAUSE_BREAK.finditer(section_text, end)), len(section_text))
     return bool(after.search(section_text[end:clause_end]))
 
 
